@@ -1,0 +1,1 @@
+"""model-provisioner: make sure the model a worker needs is here, whole and correct."""

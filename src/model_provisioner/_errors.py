@@ -1,0 +1,122 @@
+"""Every error the provisioner raises, in one place.
+
+The CLI maps each class to its exit code and the HTTP service to its status, by reading the
+class attributes; nothing else decides them.
+
+    ProvisionerError                 exit 1  (500)
+    ├── InvalidReference             exit 2  (400)  malformed reference, unknown alias
+    ├── UsageError                   exit 2  (400)  bad option or argument
+    ├── ModelNotFound                exit 3  (404)  not installed, or not on the Hub
+    ├── IntegrityError               exit 4  (409)  hash, size or structure mismatch
+    │   └── MetadataError            exit 4  (422)  a model header that cannot be parsed
+    ├── DiskSpaceError               exit 5  (507)  not enough room, before or during a pull
+    ├── AuthError                    exit 6  (401)  gated or private repo, bad token
+    ├── NetworkError                 exit 1  (502)  the Hub or a mirror failed us
+    ├── OfflineError                 exit 1  (503)  HF_HUB_OFFLINE and the model is not here
+    └── Cancelled                    exit 1  (499)  a download was cancelled; its partial stays
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ProvisionerError(Exception):
+    """Base class: something the user can act on, said in one line."""
+
+    reference: ClassVar[str] = "provisioner-error"
+    exit_code: ClassVar[int] = 1
+    http_status: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if self.hint is None else f"{self.message} ({self.hint})"
+
+
+class InvalidReference(ProvisionerError):
+    """A model reference that does not parse, or names an unknown alias."""
+
+    reference = "invalid-reference"
+    exit_code = 2
+    http_status = 400
+
+
+class UsageError(ProvisionerError):
+    """An option or argument the provisioner cannot act on."""
+
+    reference = "usage-error"
+    exit_code = 2
+    http_status = 400
+
+
+class ModelNotFound(ProvisionerError):
+    """The model is not installed, or the Hub has no such repo, revision or file."""
+
+    reference = "model-not-found"
+    exit_code = 3
+    http_status = 404
+
+
+class IntegrityError(ProvisionerError):
+    """Bytes on disk or on the wire do not match what they should be."""
+
+    reference = "integrity-error"
+    exit_code = 4
+    http_status = 409
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, problems: list[str] | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = problems or []
+
+
+class MetadataError(IntegrityError):
+    """A GGUF or safetensors header that is malformed or hostile."""
+
+    reference = "metadata-error"
+    http_status = 422
+
+
+class DiskSpaceError(ProvisionerError):
+    """Not enough free space for what remains to be fetched."""
+
+    reference = "disk-space"
+    exit_code = 5
+    http_status = 507
+
+
+class AuthError(ProvisionerError):
+    """The repo is gated or private and the token is missing or refused."""
+
+    reference = "auth-error"
+    exit_code = 6
+    http_status = 401
+
+
+class NetworkError(ProvisionerError):
+    """The Hub or a mirror failed after retries."""
+
+    reference = "network-error"
+    exit_code = 1
+    http_status = 502
+
+
+class OfflineError(ProvisionerError):
+    """Offline mode is on and the model is not in the store."""
+
+    reference = "offline"
+    exit_code = 1
+    http_status = 503
+
+
+class Cancelled(ProvisionerError):
+    """A download was cancelled; its partial file stays for a later resume."""
+
+    reference = "cancelled"
+    exit_code = 1
+    http_status = 499
