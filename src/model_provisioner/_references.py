@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from urllib.parse import unquote, urlsplit
 
 from ._errors import InvalidReference
@@ -29,7 +29,7 @@ _FORBIDDEN_IN_SELECTOR = set(";|&$`<>\\\"'!{}()~#%\n\r\t")
 _HUB_HOSTS = ("huggingface.co", "hf.co", "www.huggingface.co")
 
 
-class SelectorKind(str, Enum):
+class SelectorKind(StrEnum):
     QUANT = "quant"
     FILE = "file"
     GLOB = "glob"

@@ -1,0 +1,206 @@
+"""A pull, top to bottom: plan -> reserve -> transfer -> verify -> commit.
+
+The manifest is written last: until then nothing is listed, and an entry that was already
+installed keeps pointing at its own, untouched files.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ._catalog import Catalog, Entry
+from ._errors import DiskSpaceError, OfflineError
+from ._fsutil import free_bytes
+from ._hub import HubClient, HubSettings, RemoteFile, RepoSnapshot
+from ._models import ModelFile, ModelInfo
+from ._progress import ProgressCallback, ProgressReporter, Stage, Ticker, TransferStats
+from ._references import ModelReference
+from ._selection import Selection, select_files
+from ._store import Store
+from ._transfer import TransferEngine, TransferJob, TransferOptions
+from ._units import format_bytes
+
+
+@dataclass(frozen=True)
+class PullPlan:
+    """What a pull will fetch; ``present`` maps a path to the sha256 of a blob already stored."""
+
+    ref: ModelReference
+    snapshot: RepoSnapshot
+    selection: Selection
+    files: tuple[RemoteFile, ...]
+    present: dict[str, str]
+    free: int
+
+    @property
+    def missing(self) -> tuple[RemoteFile, ...]:
+        return tuple(f for f in self.files if f.path not in self.present)
+
+    @property
+    def bytes_total(self) -> int:
+        return sum(f.size for f in self.files)
+
+    @property
+    def bytes_to_fetch(self) -> int:
+        return sum(f.size for f in self.missing)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reference": self.ref.with_repo(self.snapshot.repo).canonical,
+            "commit": self.snapshot.commit,
+            "format": self.selection.format,
+            "files": [
+                {"path": f.path, "size": f.size, "in_store": f.path in self.present}
+                for f in self.files
+            ],
+            "bytes_total": self.bytes_total,
+            "bytes_to_fetch": self.bytes_to_fetch,
+            "free": self.free,
+            "fits": self.bytes_to_fetch <= self.free,
+        }
+
+
+@dataclass
+class PullRequest:
+    ref: ModelReference
+    update: bool = True
+    progress: ProgressCallback | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+class Downloader:
+    def __init__(
+        self, store: Store, settings: HubSettings, options: TransferOptions | None = None
+    ) -> None:
+        self.store = store
+        self.catalog = Catalog(store)
+        self.settings = settings
+        self.hub = HubClient(settings)
+        self.engine = TransferEngine(settings, options)
+
+    def pull(self, request: PullRequest) -> ModelInfo:
+        ref = request.ref
+        reporter = ProgressReporter(ref.canonical, request.progress)
+        entry = self.catalog.find(ref)
+        if entry and (not request.update or ref.pinned or self.settings.offline):
+            return self._done(reporter, entry.info)
+        if self.settings.offline:
+            raise OfflineError(f"{ref.canonical} is not installed and HF_HUB_OFFLINE is set")
+        self.store.ensure()
+        with self.store.lock(f"model:{ref.provider}/{ref.repo.lower()}/{ref.selection_key}"):
+            reporter.stage(Stage.RESOLVING)
+            plan = self.plan(ref)
+            entry = self.catalog.find(ref)
+            if entry and entry.info.commit == plan.snapshot.commit:
+                return self._done(reporter, entry.info)
+            reserve(plan)
+            hashes = self._transfer(plan, reporter, request.cancel)
+            info = self._commit(plan, hashes, entry)
+        return self._done(reporter, info)
+
+    def plan(self, ref: ModelReference) -> PullPlan:
+        snapshot = self.hub.snapshot(ref)
+        selection = select_files([f.path for f in snapshot.files], ref)
+        files = tuple(snapshot.file(p) for p in selection.paths)
+        known = self._known_small_files(ref)
+        present: dict[str, str] = {}
+        for f in files:
+            sha256 = f.sha256 or known.get(f.git_sha1 or "")
+            if sha256 and self.store.has_blob(sha256, f.size):
+                present[f.path] = sha256
+        return PullPlan(ref, snapshot, selection, files, present, free_bytes(self.store.home))
+
+    def _known_small_files(self, ref: ModelReference) -> dict[str, str]:
+        """git sha1 -> sha256 of small files stored before, so they are not fetched again."""
+        return {
+            f.git_sha1: f.sha256
+            for entry in self.catalog.entries_of(ref)
+            for f in entry.info.files
+            if f.git_sha1
+        }
+
+    def _transfer(
+        self, plan: PullPlan, reporter: ProgressReporter, cancel: threading.Event
+    ) -> dict[str, str]:
+        jobs = [
+            TransferJob(
+                url=self.settings.file_url(plan.snapshot.repo, plan.snapshot.commit, f.path),
+                path=f.path,
+                size=f.size,
+                sha256=f.sha256,
+                git_sha1=f.git_sha1,
+                partial=self.store.partial_path(_partial_name(f)),
+            )
+            for f in plan.missing
+        ]
+        stats = TransferStats()
+        done = plan.bytes_total - plan.bytes_to_fetch
+        with Ticker(lambda: reporter.sample(stats, done, done)):
+            hashes = self.engine.run(jobs, stats, cancel)
+        reporter.stage(Stage.VERIFYING, bytes_done=plan.bytes_total, bytes_total=plan.bytes_total)
+        return hashes
+
+    def _commit(self, plan: PullPlan, hashes: dict[str, str], old: Entry | None) -> ModelInfo:
+        snap, ref = plan.snapshot, plan.ref
+        files = []
+        for f in plan.files:
+            sha256 = plan.present.get(f.path) or hashes[f.path]
+            if f.path in hashes:
+                self.store.commit_blob(self.store.partial_path(_partial_name(f)), sha256)
+            self.store.link_file(sha256, ref.provider, snap.repo, snap.commit, f.path)
+            files.append(ModelFile(f.path, f.size, sha256, f.git_sha1, f.lfs))
+        folder = self.store.model_dir(ref.provider, snap.repo, snap.commit)
+        primary = plan.selection.primary
+        now = _now()
+        info = ModelInfo(
+            reference=ref.with_repo(snap.repo).canonical,
+            repo=snap.repo,
+            revision=ref.revision,
+            selector=ref.selector,
+            commit=snap.commit,
+            format=plan.selection.format,
+            model_path=folder / primary if primary else folder,
+            files=files,
+            downloaded_at=now,
+            verified_at=now,
+            endpoint=self.settings.endpoint,
+        )
+        manifest = self.store.write_manifest(info, ref)
+        if old is not None and old.manifest == manifest and old.info.commit != snap.commit:
+            used = self.catalog.used_files(ref.provider, snap.repo, besides=old.manifest)
+            used |= {(snap.commit, f.path) for f in files}
+            self.store.release(old.info, used)
+        return info
+
+    def _done(self, reporter: ProgressReporter, info: ModelInfo) -> ModelInfo:
+        reporter.stage(
+            Stage.COMPLETE,
+            bytes_done=info.total_size,
+            bytes_total=info.total_size,
+            bytes_verified=info.total_size,
+            files_done=info.file_count,
+            files_total=info.file_count,
+            path=str(info.model_path),
+        )
+        return info
+
+
+def reserve(plan: PullPlan) -> None:
+    """Fail before the first byte when what remains cannot fit."""
+    need = plan.bytes_to_fetch
+    if need > plan.free:
+        raise DiskSpaceError(
+            f"not enough disk space for {plan.ref.canonical}: "
+            f"need {format_bytes(need)}, have {format_bytes(plan.free)}"
+        )
+
+
+def _partial_name(f: RemoteFile) -> str:
+    return f"{f.sha256 or 'git-' + str(f.git_sha1)}.part"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

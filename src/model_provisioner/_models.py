@@ -1,0 +1,128 @@
+"""The catalog's data: one installed model (ModelInfo) and its files.
+
+A ModelInfo is exactly what a manifest holds, so the JSON round trip here is the manifest format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+MANIFEST_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One file of a model; ``sha256`` names its blob, ``git_sha1`` is the Hub id of small ones."""
+
+    path: str
+    size: int
+    sha256: str
+    git_sha1: str | None = None
+    lfs: bool = False
+
+
+@dataclass
+class ModelInfo:
+    """A catalog entry: what was asked for, what was got, and what it is."""
+
+    reference: str
+    repo: str
+    revision: str
+    selector: str | None
+    commit: str
+    format: str
+    model_path: Path
+    files: list[ModelFile]
+    downloaded_at: str
+    verified_at: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    provider: str = "hf"
+    endpoint: str | None = None
+
+    @property
+    def total_size(self) -> int:
+        return sum(f.size for f in self.files)
+
+    @property
+    def file_count(self) -> int:
+        return len(self.files)
+
+    @property
+    def gguf_files(self) -> list[str]:
+        return [f.path for f in self.files if f.path.endswith(".gguf")]
+
+    @property
+    def quantization(self) -> str | None:
+        value = self.metadata.get("quantization")
+        return value if isinstance(value, str) else None
+
+    def to_json(self, home: Path) -> dict[str, Any]:
+        """The manifest form: paths relative to the store, so a store can be moved."""
+        data = asdict(self)
+        data["schema"] = MANIFEST_SCHEMA
+        data["model_path"] = self.model_path.relative_to(home).as_posix()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], home: Path) -> ModelInfo:
+        return cls(
+            reference=data["reference"],
+            repo=data["repo"],
+            revision=data["revision"],
+            selector=data.get("selector"),
+            commit=data["commit"],
+            format=data["format"],
+            model_path=home / data["model_path"],
+            files=[ModelFile(**f) for f in data["files"]],
+            downloaded_at=data["downloaded_at"],
+            verified_at=data.get("verified_at"),
+            metadata=data.get("metadata") or {},
+            provider=data.get("provider", "hf"),
+            endpoint=data.get("endpoint"),
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """The stable JSON shown by ``list --json`` and the HTTP service."""
+        return {
+            "reference": self.reference,
+            "repo": self.repo,
+            "revision": self.revision,
+            "selector": self.selector,
+            "commit": self.commit,
+            "format": self.format,
+            "path": str(self.model_path),
+            "total_size": self.total_size,
+            "file_count": self.file_count,
+            "gguf_files": self.gguf_files,
+            "quantization": self.quantization,
+            "downloaded_at": self.downloaded_at,
+            "verified_at": self.verified_at,
+            "metadata": self.metadata,
+            "files": [asdict(f) for f in self.files],
+        }
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    path: str
+    ok: bool
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What ``verify`` found, file by file."""
+
+    reference: str
+    checks: list[FileCheck]
+    bytes_checked: int
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def problems(self) -> list[str]:
+        return [f"{c.path}: {c.problem}" for c in self.checks if not c.ok]

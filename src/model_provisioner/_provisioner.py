@@ -1,0 +1,180 @@
+"""ModelProvisioner: the public face over the store, the catalog and the downloader.
+
+Every method takes a reference string and goes through the same parser and the same catalog
+lookup, so find, info, verify, delete and pull always agree on which model is meant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import platformdirs
+
+from ._aliases import load_aliases
+from ._catalog import Catalog
+from ._download import Downloader, PullPlan, PullRequest
+from ._errors import UsageError
+from ._hub import HubSettings
+from ._models import ModelInfo, VerifyReport
+from ._operations import delete_entry, disk_usage, path_size, verify_entry
+from ._progress import DownloadProgress, ProgressCallback
+from ._references import ModelReference, parse_reference
+from ._store import Store
+from ._transfer import TransferOptions
+
+
+def default_home() -> Path:
+    """``PROVISIONER_HOME``, else the platform's per-user data folder."""
+    env = os.environ.get("PROVISIONER_HOME")
+    return Path(env) if env else Path(platformdirs.user_data_dir("model-provisioner"))
+
+
+class ModelProvisioner:
+    """Models on this machine: pull, list, find, inspect, verify, delete, measure."""
+
+    def __init__(
+        self,
+        base_dir: str | os.PathLike[str] | None = None,
+        *,
+        endpoint: str | None = None,
+        token: str | None = None,
+        transfer: TransferOptions | None = None,
+    ) -> None:
+        self.store = Store(Path(base_dir) if base_dir is not None else default_home())
+        self.catalog = Catalog(self.store)
+        self._endpoint = endpoint
+        self._token = token
+        self._transfer = transfer
+
+    @property
+    def home(self) -> Path:
+        return self.store.home
+
+    def parse(self, reference: str | ModelReference) -> ModelReference:
+        if isinstance(reference, ModelReference):
+            return reference
+        return parse_reference(reference, load_aliases(self.home))
+
+    def list_models(self) -> list[ModelInfo]:
+        return self.catalog.all()
+
+    def find_local_model(self, reference: str) -> Path | None:
+        """The path a worker loads: the GGUF file (first part if split) or the model folder."""
+        entry = self.catalog.find(self.parse(reference))
+        return entry.info.model_path if entry else None
+
+    def get_model_info(self, reference: str) -> ModelInfo:
+        return self.catalog.get(self.parse(reference)).info
+
+    def verify_model(self, reference: str) -> VerifyReport:
+        return verify_entry(self.store, self.catalog.get(self.parse(reference)))
+
+    def delete_model(self, reference: str) -> ModelInfo:
+        entry = self.catalog.get(self.parse(reference))
+        with self.store.lock(f"model:{entry.ref.provider}/{entry.info.repo.lower()}"):
+            delete_entry(self.store, self.catalog, entry)
+        return entry.info
+
+    def get_total_disk_usage(self) -> int:
+        return disk_usage(self.store)
+
+    def get_model_size(self, path: str | os.PathLike[str]) -> int:
+        return path_size(Path(path))
+
+    def plan(self, reference: str) -> PullPlan:
+        """What a pull would fetch, fetching nothing (``pull --dry-run``)."""
+        return self._downloader().plan(self.parse(reference))
+
+    def install(
+        self,
+        reference: str,
+        *,
+        update: bool = True,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ModelInfo:
+        """Pull and return the catalog entry; ``update=False`` trusts an installed entry."""
+        request = PullRequest(self.parse(reference), update, progress, cancel or threading.Event())
+        return self._downloader().pull(request)
+
+    def pull(
+        self,
+        reference: str,
+        *,
+        update: bool = True,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Path:
+        """Make the model present at the revision's current commit; returns the path to load."""
+        return self.install(reference, update=update, progress=progress, cancel=cancel).model_path
+
+    async def download_model(
+        self,
+        reference: str,
+        provider: str = "hf",
+        *,
+        progress: ProgressCallback | None = None,
+        update: bool = False,
+    ) -> Path:
+        """Async twin of ``pull``; an installed model returns at once without the network."""
+        ref = self._with_provider(reference, provider)
+        cancel = threading.Event()
+        loop = asyncio.get_running_loop()
+        call = functools.partial(
+            self.install, ref.canonical, update=update, progress=progress, cancel=cancel
+        )
+        future = loop.run_in_executor(None, call)
+        try:
+            info = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            cancel.set()
+            await asyncio.wait([future])
+            raise
+        return info.model_path
+
+    async def download_events(
+        self, reference: str, *, update: bool = True
+    ) -> AsyncIterator[DownloadProgress]:
+        """Progress of a pull as an async iterator; ends after the terminal event."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[DownloadProgress | BaseException] = asyncio.Queue()
+
+        def push(event: DownloadProgress | BaseException) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, event)
+
+        cancel = threading.Event()
+
+        def run() -> None:
+            try:
+                self.install(reference, update=update, progress=push, cancel=cancel)
+            except BaseException as exc:
+                push(exc)
+
+        worker = loop.run_in_executor(None, run)
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if item.stage.terminal:
+                    return
+        finally:
+            cancel.set()
+            await asyncio.wait([worker])
+
+    def _with_provider(self, reference: str, provider: str) -> ModelReference:
+        ref = self.parse(reference)
+        if provider != ref.provider:
+            raise UsageError(f"unknown provider {provider!r}: only 'hf' is supported")
+        return ref
+
+    def _downloader(self) -> Downloader:
+        settings = HubSettings.from_env(self._endpoint, self._token)
+        return Downloader(self.store, settings, self._transfer)
+
