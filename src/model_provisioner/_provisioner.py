@@ -49,7 +49,7 @@ class ModelProvisioner:
         self.catalog = Catalog(self.store)
         self._endpoint = endpoint
         self._token = token
-        self._transfer = transfer
+        self.transfer_options = transfer
 
     @property
     def home(self) -> Path:
@@ -176,5 +176,5 @@ class ModelProvisioner:
 
     def _downloader(self) -> Downloader:
         settings = HubSettings.from_env(self._endpoint, self._token)
-        return Downloader(self.store, settings, self._transfer)
+        return Downloader(self.store, settings, self.transfer_options)
 

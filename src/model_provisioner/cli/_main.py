@@ -1,0 +1,67 @@
+"""Entry point: global options, the command table, and the one place that exits."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .._errors import ProvisionerError
+from .._provisioner import ModelProvisioner
+from ._app import App
+from .disk import du
+from .info import info
+from .listing import list_models
+from .path import path
+from .pull import pull
+from .remove import rm
+from .verify import verify
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="PROVISIONER_HOME",
+    help="Store folder (default: $PROVISIONER_HOME, else the user data folder).",
+)
+@click.option("--endpoint", envvar="HF_ENDPOINT", help="Hub or mirror URL (default: $HF_ENDPOINT).")
+@click.option("--json", "json_output", is_flag=True, help="Print JSON (lines) for scripts.")
+@click.version_option(package_name="model-provisioner")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None, endpoint: str | None, json_output: bool) -> None:
+    """Make sure the models your inference workers need are here, whole and correct."""
+    ctx.obj = App(ModelProvisioner(home, endpoint=endpoint), json_output=json_output)
+
+
+cli.add_command(pull)
+cli.add_command(list_models)
+cli.add_command(list_models, name="ls")
+cli.add_command(info)
+cli.add_command(info, name="show")
+cli.add_command(path)
+cli.add_command(verify)
+cli.add_command(rm)
+cli.add_command(rm, name="delete")
+cli.add_command(du)
+cli.add_command(du, name="disk-usage")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; a ProvisionerError becomes one line on stderr and its exit code."""
+    try:
+        cli.main(args=argv, prog_name="provisioner", standalone_mode=False)
+    except ProvisionerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted (the partial download stays for the next pull)", err=True)
+        sys.exit(130)
+    sys.exit(0)

@@ -1,0 +1,79 @@
+"""Show DownloadProgress events: rich bars on a terminal, JSON lines with --json."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from .._progress import DownloadProgress, Stage
+from ._app import App
+
+
+class ProgressView:
+    """A whole-pull bar plus one bar per active file; a stalled pull says so."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.bars = Progress(
+            TextColumn("{task.description}", justify="left"),
+            BarColumn(),
+            DownloadColumn(binary_units=False),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=app.err,
+            transient=True,
+        )
+        self.total: TaskID | None = None
+        self.files: dict[str, TaskID] = {}
+
+    def __enter__(self) -> ProgressView:
+        if not self.app.json_output:
+            self.bars.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if not self.app.json_output:
+            self.bars.stop()
+
+    def __call__(self, event: DownloadProgress) -> None:
+        if self.app.json_output:
+            self.app.emit_json({"event": "progress", **event.to_dict()})
+            return
+        if event.stage is not Stage.DOWNLOADING:
+            self._status(event)
+            return
+        label = "[yellow]stalled[/]" if event.stalled else "[bold]total[/]"
+        if self.total is None:
+            self.total = self.bars.add_task(label, total=event.bytes_total)
+        self.bars.update(
+            self.total, completed=event.bytes_done, total=event.bytes_total, description=label
+        )
+        active = {p for p, _, _ in event.active_files}
+        for path, done, size in event.active_files:
+            if path not in self.files:
+                self.files[path] = self.bars.add_task(_short(path), total=size)
+            self.bars.update(self.files[path], completed=done)
+        for path in list(self.files):
+            if path not in active:
+                self.bars.remove_task(self.files.pop(path))
+
+    def _status(self, event: DownloadProgress) -> None:
+        if event.stage is Stage.RESOLVING:
+            self.app.err.print(f"resolving {event.reference}", highlight=False)
+        elif event.stage is Stage.VERIFYING:
+            self.app.err.print("verified, committing to the store", highlight=False)
+
+
+def _short(path: str, width: int = 40) -> str:
+    return path if len(path) <= width else "..." + path[-(width - 3) :]

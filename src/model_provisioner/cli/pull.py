@@ -1,0 +1,62 @@
+"""provisioner pull REF: fetch a model (or move it to its revision's new commit)."""
+
+from __future__ import annotations
+
+import click
+
+from .._transfer import TransferOptions
+from .._units import format_bytes
+from ._app import App
+from ._render import ProgressView
+
+
+@click.command()
+@click.argument("references", nargs=-1, required=True)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the plan and the bytes to fetch; fetch nothing."
+)
+@click.option(
+    "--no-update", is_flag=True, help="Trust an installed entry; do not ask the Hub for news."
+)
+@click.option("--max-connections", type=click.IntRange(1, 64), help="Cap on parallel connections.")
+@click.pass_obj
+def pull(
+    app: App,
+    references: tuple[str, ...],
+    dry_run: bool,
+    no_update: bool,
+    max_connections: int | None,
+) -> None:
+    """Download REFERENCES ([hf:]ORG/NAME[@REV][:QUANT|FILE], or an alias) into the store."""
+    if max_connections is not None:
+        app.provisioner.transfer_options = TransferOptions(max_connections=max_connections)
+    for reference in references:
+        if dry_run:
+            _show_plan(app, reference)
+            continue
+        with ProgressView(app) as view:
+            info = app.provisioner.install(reference, update=not no_update, progress=view)
+        if app.json_output:
+            app.emit_json({"event": "result", **info.summary()})
+        else:
+            app.say(
+                f"[green]✓[/] {info.reference} @ {info.commit[:12]} "
+                f"({format_bytes(info.total_size)}, {info.file_count} files)\n  {info.model_path}"
+            )
+
+
+def _show_plan(app: App, reference: str) -> None:
+    plan = app.provisioner.plan(reference)
+    data = plan.to_dict()
+    if app.json_output:
+        app.emit_json({"event": "plan", **data})
+        return
+    app.say(f"{data['reference']} @ {plan.snapshot.commit[:12]} ({plan.selection.format})")
+    for f in data["files"]:
+        state = "in store" if f["in_store"] else "to fetch"
+        app.say(f"  {f['path']}  {format_bytes(f['size'])}  {state}")
+    fits = "fits" if data["fits"] else "[red]does not fit[/]"
+    app.say(
+        f"to fetch: {format_bytes(plan.bytes_to_fetch)} of {format_bytes(plan.bytes_total)}; "
+        f"free: {format_bytes(plan.free)} ({fits})"
+    )
