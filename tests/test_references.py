@@ -1,0 +1,149 @@
+"""Reference grammar: valid ones round-trip to one canonical form, hostile ones are refused."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from model_provisioner import InvalidReference, ModelReference, parse_reference
+from model_provisioner._aliases import SEED
+
+part = st.from_regex(r"\A[A-Za-z0-9](?:[A-Za-z0-9_]|[.\-](?=[A-Za-z0-9_])){0,40}\Z")
+revision = st.one_of(
+    st.just("main"),
+    st.from_regex(r"\A[0-9a-f]{40}\Z"),
+    st.from_regex(r"\Av[0-9]{1,3}\.[0-9]{1,3}\Z"),
+    st.from_regex(r"\Arefs/pr/[0-9]{1,4}\Z"),
+)
+quant = st.sampled_from(["Q4_K_M", "q8_0", "Q5_K_S", "F16", "bf16", "IQ2_XXS", "Q4_0"])
+filename = st.from_regex(r"\A[A-Za-z0-9_][A-Za-z0-9_.\-]{0,30}\.(gguf|safetensors|json)\Z")
+selector = st.one_of(st.none(), quant, filename, st.builds(lambda d, f: f"{d}/{f}", part, filename))
+
+
+@given(part, part, revision, selector)
+def test_valid_references_round_trip(org: str, name: str, rev: str, sel: str | None) -> None:
+    text = f"{org}/{name}" + (f"@{rev}" if rev != "main" else "") + (f":{sel}" if sel else "")
+    ref = parse_reference(text)
+    assert ref.repo == f"{org}/{name}"
+    assert ref.revision == rev
+    assert parse_reference(ref.canonical) == ref
+    assert parse_reference("hf:" + text) == ref
+    assert parse_reference(ref.canonical).canonical == ref.canonical
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF", "hf:TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF"),
+        ("hf:org/repo:q4_k_m", "hf:org/repo:Q4_K_M"),
+        ("HF:org/repo@v1.0:Q8_0", "hf:org/repo@v1.0:Q8_0"),
+        ("hf.co/bartowski/Llama-3.2-1B-GGUF:Q4_K_M", "hf:bartowski/Llama-3.2-1B-GGUF:Q4_K_M"),
+        ("org/repo@main", "hf:org/repo"),
+        ("org/repo:sub/dir/model.gguf", "hf:org/repo:sub/dir/model.gguf"),
+        ("org/repo:*.Q4_K_M-*.gguf", "hf:org/repo:*.Q4_K_M-*.gguf"),
+        (
+            "https://huggingface.co/org/repo/resolve/main/model.Q4_K_M.gguf",
+            "hf:org/repo:model.Q4_K_M.gguf",
+        ),
+        ("https://huggingface.co/org/repo/blob/v2/a/b.json", "hf:org/repo@v2:a/b.json"),
+        ("https://huggingface.co/org/repo", "hf:org/repo"),
+        ("https://huggingface.co/org/repo/tree/dev", "hf:org/repo@dev"),
+        ("  org/repo  ", "hf:org/repo"),
+    ],
+)
+def test_canonical_forms(text: str, expected: str) -> None:
+    assert parse_reference(text).canonical == expected
+
+
+def test_aliases_resolve_and_unknown_is_an_error() -> None:
+    ref = parse_reference("tinyllama", SEED)
+    assert ref.repo == "TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF"
+    assert ref.selector == "tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf"
+    assert parse_reference("QWEN", SEED).repo == "Qwen/Qwen2.5-0.5B-Instruct-GGUF"
+    assert parse_reference("qwen:Q8_0", SEED).selector == "Q8_0"
+    with pytest.raises(InvalidReference, match="unknown model alias 'nosuchmodel'"):
+        parse_reference("nosuchmodel", SEED)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "org",
+        "/etc/passwd",
+        "../../etc",
+        "org/..",
+        "org/../x",
+        "../org/repo",
+        "org/repo/extra",
+        "org/repo:../../etc/passwd",
+        "org/repo:/etc/passwd",
+        "org/repo:a/../b",
+        "org/repo:a//b",
+        "org/repo@../main",
+        "org/repo@",
+        "org/repo:",
+        "org/re po",
+        "org/repo;rm -rf /",
+        "org/repo:$(reboot)",
+        "org/repo:`id`",
+        "org/repo:a|b",
+        "org/repo:a&b",
+        "org\x00/repo",
+        "org/repo\n",
+        "org/re\tpo",
+        "-org/repo",
+        "org/repo-",
+        "org/re--po",
+        "ftp://huggingface.co/org/repo",
+        "https://evil.example/org/repo",
+        "s3:org/repo",
+        "org/" + "a" * 97,
+        "a/" + "b" * 600,
+    ],
+)
+def test_hostile_references_are_refused(text: str) -> None:
+    with pytest.raises(InvalidReference) as err:
+        parse_reference(text, SEED)
+    message = str(err.value)
+    assert "\n" not in message and 0 < len(message) < 300
+
+
+hostile_char = st.sampled_from(["\x00", "\x01", "\x1b", "\x7f", ";", "|", "&", "$", "`", "<", ">"])
+
+
+@settings(max_examples=200)
+@given(part, part, hostile_char, st.integers(0, 2))
+def test_any_metacharacter_is_refused(org: str, name: str, bad: str, where: int) -> None:
+    pieces = [org, name, "model.gguf"]
+    pieces[where] = pieces[where] + bad
+    with pytest.raises(InvalidReference):
+        parse_reference(f"{pieces[0]}/{pieces[1]}:{pieces[2]}")
+
+
+@given(st.text(alphabet=string.printable + "\x00\x01é", max_size=700))
+def test_anything_parses_or_fails_cleanly(text: str) -> None:
+    try:
+        ref = parse_reference(text, SEED)
+    except InvalidReference as exc:
+        assert "\n" not in str(exc)
+        return
+    assert isinstance(ref, ModelReference)
+    assert ".." not in ref.repo and not ref.repo.startswith("/")
+    assert ref.selector is None or ".." not in ref.selector.split("/")
+    assert parse_reference(ref.canonical) == ref
+
+
+def test_overlong_reference_is_refused_with_its_length() -> None:
+    with pytest.raises(InvalidReference, match="at most 512"):
+        parse_reference("org/repo:" + "a" * 600)
+
+
+def test_repo_ids_match_without_case() -> None:
+    a = parse_reference("TheBloke/Model-GGUF:Q4_K_M")
+    b = parse_reference("thebloke/model-gguf:q4_k_m")
+    assert a.matches(b) and a != b
