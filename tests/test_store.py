@@ -64,7 +64,7 @@ def test_model_files_are_hard_links_and_shared_blobs_survive_delete(store: Store
     linked = store.model_dir("hf", "org/repo", "c" * 40) / "a.gguf"
     assert linked.stat().st_ino == store.blob_path(shared).stat().st_ino
     assert store.blob_path(shared).stat().st_nlink == 2
-    (path_a, _), = [m for m in store.manifests_of("hf", "ORG/Repo") if m[1].selector == "Q4_K_M"]
+    ((path_a, _),) = [m for m in store.manifests_of("hf", "ORG/Repo") if m[1].selector == "Q4_K_M"]
     store.remove_manifest(path_a)
     store.release(a, {("c" * 40, "a.gguf"), ("c" * 40, "b.gguf")})
     assert linked.exists() and store.blob_path(shared).exists()
