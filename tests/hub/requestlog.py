@@ -1,0 +1,71 @@
+"""What the fixture server was asked and what it sent, for assertions about traffic."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass
+class LoggedRequest:
+    """One request as the server saw it; ``bytes_sent`` counts file body bytes only."""
+
+    method: str
+    host: str
+    path: str
+    query: str
+    listener: str  # "hub" or "cdn"
+    range: str | None
+    authorization: bool
+    status: int = 0
+    bytes_sent: int = 0
+    repo_id: str | None = None
+    file: str | None = None
+    fault: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain dict for ``GET /_fixture/log``."""
+        return asdict(self)
+
+
+class RequestLog:
+    """Thread-safe request list plus per-file byte counters."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[LoggedRequest] = []
+        self._bytes: dict[tuple[str, str], int] = defaultdict(int)
+
+    def record(self, entry: LoggedRequest) -> None:
+        """Append a finished request and add its body bytes to the file's counter."""
+        with self._lock:
+            self._entries.append(entry)
+            if entry.file is not None and entry.repo_id is not None:
+                self._bytes[(entry.repo_id, entry.file)] += entry.bytes_sent
+
+    def entries(self) -> list[LoggedRequest]:
+        """Snapshot, oldest first."""
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        """Forget requests and counters."""
+        with self._lock:
+            self._entries.clear()
+            self._bytes.clear()
+
+    def bytes_served(self, path: str) -> int:
+        """Body bytes sent for a file, named ``file`` or ``org/name/file`` (any repo case)."""
+        with self._lock:
+            return sum(
+                n
+                for (repo_id, file), n in self._bytes.items()
+                if path == file or path.lower() == f"{repo_id}/{file}".lower()
+            )
+
+    def counters(self) -> dict[str, int]:
+        """Body bytes per ``org/name/file``."""
+        with self._lock:
+            return {f"{repo}/{file}": n for (repo, file), n in self._bytes.items()}
