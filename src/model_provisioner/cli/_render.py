@@ -31,6 +31,7 @@ class ProgressView:
             TimeRemainingColumn(),
             console=app.err,
             transient=True,
+            disable=not app.err.is_terminal,
         )
         self.total: TaskID | None = None
         self.files: dict[str, TaskID] = {}
