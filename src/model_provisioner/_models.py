@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._selection import quantization_of
+
 MANIFEST_SCHEMA = 1
 
 
@@ -55,8 +57,11 @@ class ModelInfo:
 
     @property
     def quantization(self) -> str | None:
+        """From the parsed header, else from the file name as llama.cpp's tools spell it."""
         value = self.metadata.get("quantization")
-        return value if isinstance(value, str) else None
+        if isinstance(value, str):
+            return value
+        return quantization_of(self.gguf_files[0]) if self.gguf_files else None
 
     def to_json(self, home: Path) -> dict[str, Any]:
         """The manifest form: paths relative to the store, so a store can be moved."""

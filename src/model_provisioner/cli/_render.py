@@ -71,7 +71,7 @@ class ProgressView:
 
     def _status(self, event: DownloadProgress) -> None:
         if event.stage is Stage.RESOLVING:
-            self.app.err.print(f"resolving {event.reference}", highlight=False)
+            self.app.err.print(f"resolving {event.reference}", highlight=False, soft_wrap=True)
         elif event.stage is Stage.VERIFYING:
             self.app.err.print("verified, committing to the store", highlight=False)
 

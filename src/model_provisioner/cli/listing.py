@@ -20,7 +20,9 @@ def list_models(app: App) -> None:
     if not models:
         app.say("no models installed")
         return
-    table = Table("reference", "format", "quant", "size", "files", "commit", "verified")
+    table = Table()
+    for column in ("reference", "format", "quant", "size", "files", "commit", "verified"):
+        table.add_column(column, overflow="fold")
     for m in models:
         table.add_row(
             m.reference,
