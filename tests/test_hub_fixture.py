@@ -400,3 +400,54 @@ def test_faults_over_http(hub_server: HubServer, blob_url: str) -> None:
     assert httpx.get(f"{hub_server.url}/_fixture/faults").json()[0]["times"] == 2
     assert httpx.delete(f"{hub_server.url}/_fixture/faults").status_code == 200
     assert _stream(blob_url)[1] is None
+
+
+# -- the on-disk repos ------------------------------------------------------------------------
+
+
+def test_oids_match_git_and_commits_are_deterministic(tmp_path: Path) -> None:
+    files: dict[str, bytes | Path] = {"a.txt": b"hello\n", "w.safetensors": b"\0" * 10}
+    one, two = FixtureHub(tmp_path / "one"), FixtureHub(tmp_path / "two")
+    commit = one.add_commit("Org/R", files)
+    assert two.add_commit("org/r", files) == commit
+    entries = one.entries("ORG/r", commit)
+    assert entries["a.txt"].oid == entries["a.txt"].git_oid == _git_hash(b"hello\n")
+    lfs = entries["w.safetensors"]
+    assert lfs.lfs and lfs.oid == lfs.sha256 and lfs.size == 10
+    pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{lfs.sha256}\nsize 10\n"
+    assert lfs.git_oid == _git_hash(pointer.encode()) and lfs.pointer_size == len(pointer)
+
+
+def test_commits_overlay_the_branch_and_refs_move(tmp_path: Path) -> None:
+    hub = FixtureHub(tmp_path)
+    first = hub.add_commit("Org/R", {"a": b"1", "b": b"2"})
+    second = hub.add_commit("Org/R", {"b": b"3", "c": b"4"}, delete=["a"])
+    repo = hub.find_repo("org/R")
+    assert repo is not None and repo.id == "Org/R"
+    assert sorted(hub.entries(repo, second)) == ["b", "c"]
+    assert hub.file_path(repo, second, "b").read_bytes() == b"3"
+    assert hub.resolve(repo, "main") == second and hub.resolve(repo, second[:8]) == second
+    hub.set_branch("Org/R", "main", first)
+    hub.add_tag("Org/R", "v1", second)
+    assert hub.resolve(repo, "main") == first and hub.resolve(repo, "refs/tags/v1") == second
+    assert hub.resolve(repo, "nope") is None
+
+
+def test_client_going_away_is_logged_incomplete(hub_server: HubServer, blob_url: str) -> None:
+    with httpx.stream("GET", blob_url, follow_redirects=True) as r:
+        next(r.iter_raw(1 << 16))
+    deadline = time.monotonic() + 5
+    while (
+        not (cut := [e for e in hub_server.log() if e.listener == "cdn"])
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.02)
+    assert cut and not cut[0].complete and 0 < cut[0].bytes_sent < BIG
+
+
+def _git_hash(data: bytes) -> str:
+    """Ask git itself for the blob id, so the fixture's hashing is checked by git."""
+    git = subprocess.run(
+        ["git", "hash-object", "--stdin"], input=data, capture_output=True, check=True
+    )
+    return git.stdout.decode().strip()

@@ -277,12 +277,20 @@ def _store_file(source: bytes | Path, target: Path, path: str, lfs_threshold: in
     return FileEntry(path, size, blob, blob, False, sha256)
 
 
+_SHA256_CACHE: dict[tuple[int, int, int, int], str] = {}
+
+
 def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """Streaming sha256, remembered per inode: hard-linked sources are hashed once per process."""
+    st = path.stat()
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _SHA256_CACHE:
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            while chunk := f.read(_CHUNK):
+                digest.update(chunk)
+        _SHA256_CACHE[key] = digest.hexdigest()
+    return _SHA256_CACHE[key]
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -10,7 +10,12 @@ from typing import Any
 
 @dataclass
 class LoggedRequest:
-    """One request as the server saw it; ``bytes_sent`` counts file body bytes only."""
+    """One request as the server saw it.
+
+    ``status`` is what the client was sent (499: the connection broke before any status line);
+    ``bytes_sent`` counts file body bytes only; ``complete`` is False when a file body was cut
+    (by a fault or by the client going away).
+    """
 
     method: str
     host: str
@@ -24,6 +29,7 @@ class LoggedRequest:
     repo_id: str | None = None
     file: str | None = None
     fault: str | None = None
+    complete: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Plain dict for ``GET /_fixture/log``."""

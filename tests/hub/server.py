@@ -35,7 +35,7 @@ from .requestlog import LoggedRequest, RequestLog
 
 DEFAULT_TOKENS = frozenset({"hf_fixture_token"})
 GATE_EXEMPT = frozenset({"README.md", ".gitattributes"})
-_SENDFILE_PIECE = 8 << 20
+_SENDFILE_PIECE = 2 << 20  # byte counters are exact to this grain
 _CHUNK = 1 << 20
 
 
@@ -135,17 +135,17 @@ class HubApp:
             response = await route(req)
         except HubError as error:
             response = error.response()
-        except _HardReset:
-            self._record(req, 200)
-            raise asyncio.CancelledError() from None
-        except (ConnectionError, asyncio.CancelledError):
+        except (_HardReset, ConnectionError, asyncio.CancelledError):
+            # A cut on purpose or a client gone mid-body: log it and let aiohttp drop the
+            # connection quietly (it logs a ConnectionError from a handler as a server error).
             self._record(req, 499)
-            raise
+            raise asyncio.CancelledError() from None
+        req.log.complete = True
         self._record(req, response.status)
         return response
 
     def _record(self, req: _Request, status: int) -> None:
-        """Log a finished request; 499 marks a client that went away mid-answer."""
+        """Log a finished request; 499 if it broke before its status line was sent."""
         req.log.status = req.log.status or status
         req.log.repo_id = req.log.repo_id or req.repo_id
         req.log.file = req.file
