@@ -76,7 +76,7 @@ def test_disk_usage_counts_shared_content_once(
     [
         (lambda p: p.unlink(), "missing"),
         (lambda p: writable(p).write_bytes(b""), "size 0"),
-        (lambda p: writable(p).write_bytes(b"XXXX" + p.read_bytes()[4:]), "bad magic"),
+        (lambda p: writable(p).write_bytes(b"XXXX" + p.read_bytes()[4:]), "not a GGUF file"),
         (lambda p: _flip_last_byte(writable(p)), "sha256 mismatch"),
     ],
     ids=["missing", "empty", "bad-magic", "corrupt"],

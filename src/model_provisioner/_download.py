@@ -7,14 +7,17 @@ installed keeps pointing at its own, untouched files.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from ._catalog import Catalog, Entry
-from ._errors import DiskSpaceError, OfflineError
+from ._errors import DiskSpaceError, MetadataError, OfflineError
 from ._fsutil import free_bytes
 from ._hub import HubClient, HubSettings, RemoteFile, RepoSnapshot
+from ._metadata import read_local_metadata
 from ._models import ModelFile, ModelInfo
 from ._progress import ProgressCallback, ProgressReporter, Stage, Ticker, TransferStats
 from ._references import ModelReference
@@ -155,6 +158,7 @@ class Downloader:
         folder = self.store.model_dir(ref.provider, snap.repo, snap.commit)
         primary = plan.selection.primary
         now = _now()
+        metadata = describe(folder, plan.selection.paths)
         info = ModelInfo(
             reference=ref.with_repo(snap.repo).canonical,
             repo=snap.repo,
@@ -166,6 +170,7 @@ class Downloader:
             files=files,
             downloaded_at=now,
             verified_at=now,
+            metadata=metadata,
             endpoint=self.settings.endpoint,
         )
         manifest = self.store.write_manifest(info, ref)
@@ -196,6 +201,17 @@ def reserve(plan: PullPlan) -> None:
             f"not enough disk space for {plan.ref.canonical}: "
             f"need {format_bytes(need)}, have {format_bytes(plan.free)}"
         )
+
+
+def describe(folder: Path, paths: Sequence[str]) -> dict[str, Any]:
+    """Header summary for the manifest, so list and info never open a model file.
+
+    The bytes already matched the Hub's hashes; a header we cannot parse is recorded, not fatal.
+    """
+    try:
+        return read_local_metadata(folder, paths).to_dict()
+    except MetadataError as exc:
+        return {"error": exc.message}
 
 
 def _partial_name(f: RemoteFile) -> str:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ._catalog import Catalog, Entry
 from ._errors import IntegrityError
-from ._models import FileCheck, ModelFile, VerifyReport
+from ._metadata import FileSource, split_problems, structural_problems
+from ._models import FileCheck, ModelFile, ModelInfo, VerifyReport
 from ._store import Store, safe_relpath
 
 _READ = 1 << 20
@@ -21,6 +22,7 @@ def verify_entry(store: Store, entry: Entry) -> VerifyReport:
     info = entry.info
     folder = store.model_dir(info.provider, info.repo, info.commit)
     checks = [_check_file(folder / safe_relpath(f.path), f) for f in info.files]
+    checks += [FileCheck(info.reference, False, p) for p in split_problems(info_paths(info))]
     report = VerifyReport(info.reference, checks, sum(f.size for f in info.files))
     if not report.ok:
         raise IntegrityError(
@@ -33,6 +35,10 @@ def verify_entry(store: Store, entry: Entry) -> VerifyReport:
     return report
 
 
+def info_paths(info: ModelInfo) -> list[str]:
+    return [f.path for f in info.files]
+
+
 def _check_file(path: Path, expected: ModelFile) -> FileCheck:
     try:
         size = path.stat().st_size
@@ -40,26 +46,13 @@ def _check_file(path: Path, expected: ModelFile) -> FileCheck:
         return FileCheck(expected.path, False, "missing")
     if size != expected.size:
         return FileCheck(expected.path, False, f"size {size}, expected {expected.size}")
-    problem = structure_problem(path)
-    if problem:
-        return FileCheck(expected.path, False, problem)
+    with FileSource(path) as source:
+        problems = structural_problems(expected.path, source)
+    if problems:
+        return FileCheck(expected.path, False, "; ".join(problems))
     if _sha256(path) != expected.sha256:
         return FileCheck(expected.path, False, "sha256 mismatch")
     return FileCheck(expected.path, True)
-
-
-def structure_problem(path: Path) -> str | None:
-    """A GGUF file must start with its magic and a known version."""
-    if not path.name.endswith(".gguf"):
-        return None
-    with open(path, "rb") as f:
-        head = f.read(8)
-    if len(head) < 8 or head[:4] != b"GGUF":
-        return "not a GGUF file (bad magic)"
-    version = int.from_bytes(head[4:], "little")
-    if version not in (2, 3) and int.from_bytes(head[4:], "big") not in (2, 3):
-        return f"unsupported GGUF version {version}"
-    return None
 
 
 def _sha256(path: Path) -> str:
