@@ -208,3 +208,15 @@ def test_hostile_listing_is_refused_and_writes_nothing(
         prov.pull(REPO)
     assert prov.list_models() == []
     assert not (home.parent / "evil").exists()
+
+
+def test_manifest_carries_parsed_metadata(prov: ModelProvisioner, fixture_hub: FixtureHub) -> None:
+    make_gguf_repo(fixture_hub, REPO, context_length=4096)
+    make_safetensors_repo(fixture_hub, "st/minilm")
+    gguf = prov.install(f"{REPO}:Q8_0").metadata
+    assert (gguf["format"], gguf["architecture"], gguf["quantization"]) == ("gguf", "llama", "Q8_0")
+    assert gguf["context_length"] == 4096 and gguf["parameter_count"] > 0
+    assert gguf["has_chat_template"] is True
+    st = prov.install("st/minilm").metadata
+    assert (st["format"], st["model_type"], st["vocab_size"]) == ("safetensors", "bert", 30522)
+    assert st["parameter_count"] == 22_713_728  # summed from the safetensors package's shapes
