@@ -24,6 +24,7 @@ from ._models import ModelInfo, VerifyReport
 from ._operations import delete_entry, disk_usage, path_size, verify_entry
 from ._progress import DownloadProgress, ProgressCallback
 from ._references import ModelReference, parse_reference
+from ._remote import RemoteInspection, inspect_remote
 from ._store import Store
 from ._transfer import TransferOptions
 
@@ -89,6 +90,11 @@ class ModelProvisioner:
     def plan(self, reference: str) -> PullPlan:
         """What a pull would fetch, fetching nothing (``pull --dry-run``)."""
         return self._downloader().plan(self.parse(reference))
+
+    def inspect_remote(self, reference: str) -> RemoteInspection:
+        """Metadata of a model not yet downloaded, from its headers alone (``info --remote``)."""
+        downloader = self._downloader()
+        return inspect_remote(downloader.plan(self.parse(reference)), downloader.settings)
 
     def install(
         self,
@@ -177,4 +183,3 @@ class ModelProvisioner:
     def _downloader(self) -> Downloader:
         settings = HubSettings.from_env(self._endpoint, self._token)
         return Downloader(self.store, settings, self.transfer_options)
-

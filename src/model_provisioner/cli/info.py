@@ -11,9 +11,13 @@ from ._app import App
 
 @click.command()
 @click.argument("reference")
+@click.option("--remote", is_flag=True, help="Ask the Hub; read only the headers (Range requests).")
 @click.pass_obj
-def info(app: App, reference: str) -> None:
-    """Show an installed model's files, sizes and metadata."""
+def info(app: App, reference: str, remote: bool) -> None:
+    """Show a model's files, sizes and metadata (installed, or on the Hub with --remote)."""
+    if remote:
+        _remote(app, reference)
+        return
     model = app.provisioner.get_model_info(reference)
     if app.json_output:
         app.emit_json(model.summary())
@@ -38,4 +42,27 @@ def info(app: App, reference: str) -> None:
     files = Table("file", "size", "sha256")
     for f in model.files:
         files.add_row(f.path, format_bytes(f.size), f.sha256[:16])
+    app.console.print(files)
+
+
+def _remote(app: App, reference: str) -> None:
+    found = app.provisioner.inspect_remote(reference)
+    data = found.to_dict()
+    if app.json_output:
+        app.emit_json(data)
+        return
+    table = Table(show_header=False, box=None)
+    table.add_row("[bold]reference[/]", data["reference"])
+    table.add_row("[bold]commit[/]", data["commit"])
+    table.add_row("[bold]size[/]", format_bytes(found.plan.bytes_total))
+    for key, value in (data["metadata"] or {}).items():
+        if value is not None and key != "schema":
+            table.add_row(f"[bold]{key}[/]", str(value))
+    if found.error:
+        table.add_row("[bold red]header error[/]", found.error)
+    table.add_row("[bold]read[/]", f"{format_bytes(found.bytes_read)} in {found.requests} requests")
+    app.console.print(table)
+    files = Table("file", "size", "in store")
+    for f in data["files"]:
+        files.add_row(f["path"], format_bytes(f["size"]), "yes" if f["in_store"] else "no")
     app.console.print(files)
