@@ -220,3 +220,14 @@ def test_manifest_carries_parsed_metadata(prov: ModelProvisioner, fixture_hub: F
     st = prov.install("st/minilm").metadata
     assert (st["format"], st["model_type"], st["vocab_size"]) == ("safetensors", "bert", 30522)
     assert st["parameter_count"] == 22_713_728  # summed from the safetensors package's shapes
+
+
+@pytest.mark.asyncio
+async def test_progress_as_an_async_iterator_ends_with_one_terminal_event(
+    prov: ModelProvisioner, gguf_commit: str
+) -> None:
+    events = [event async for event in prov.download_events(f"{REPO}:F16")]
+    assert events[0].stage is Stage.RESOLVING
+    assert [e.stage for e in events].count(Stage.COMPLETE) == 1
+    assert events[-1].stage is Stage.COMPLETE and events[-1].bytes_done == events[-1].bytes_total
+    assert events[-1].path == str(prov.find_local_model(f"{REPO}:F16"))

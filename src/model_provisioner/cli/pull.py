@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 
 from .._transfer import TransferOptions
 from .._units import format_bytes
 from ._app import App
 from ._render import ProgressView
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @click.command()
@@ -34,8 +41,10 @@ def pull(
         if dry_run:
             _show_plan(app, reference)
             continue
-        with ProgressView(app) as view:
-            info = app.provisioner.install(reference, update=not no_update, progress=view)
+        with ProgressView(app) as view, cancel_on_signals() as cancel:
+            info = app.provisioner.install(
+                reference, update=not no_update, progress=view, cancel=cancel
+            )
         if app.json_output:
             app.emit_json({"event": "result", **info.summary()})
         else:
@@ -43,6 +52,18 @@ def pull(
                 f"[green]✓[/] {info.reference} @ {info.commit[:12]} "
                 f"({format_bytes(info.total_size)}, {info.file_count} files)\n  {info.model_path}"
             )
+
+
+@contextmanager
+def cancel_on_signals() -> Iterator[threading.Event]:
+    """Ctrl-C or SIGTERM stops the transfer at a resumable point instead of killing threads."""
+    cancel = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: cancel.set()) for sig in _STOP_SIGNALS}
+    try:
+        yield cancel
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _show_plan(app: App, reference: str) -> None:
