@@ -43,7 +43,7 @@ MAX_KEY = 1 << 16  # keys and tensor names
 MAX_STRING = 1 << 16  # other kept string values; longer ones are counted
 MAX_CHAT_TEMPLATE = 16 << 20
 MAX_DEPTH = 8  # nested arrays
-MAX_ITEMS = 1 << 25  # strings and nested arrays walked: bounds the work on any input
+MAX_ITEMS = 1 << 23  # strings and arrays walked (real headers: < 1M): bounds the work
 
 # Value types: 0 u8, 1 i8, 2 u16, 3 i16, 4 u32, 5 i32, 6 f32, 7 bool, 8 string, 9 array,
 # 10 u64, 11 i64, 12 f64.
@@ -277,7 +277,7 @@ class _Parser:
     def __init__(self, source: ByteSource, block_size: int, want_chat_template: bool) -> None:
         self.src = source
         self.size = source.size
-        self.block = max(block_size, 4096)
+        self.block = max(block_size, 1)
         self.want_chat_template = want_chat_template
         self.buf = b""
         self.base = 0
@@ -323,7 +323,9 @@ class _Parser:
 
     def skip(self, n: int) -> None:
         if n > self.left():
-            raise MetadataError(f"GGUF header: {n} bytes at offset {self.tell()} run past the end")
+            raise MetadataError(
+                f"GGUF header truncated or corrupt: {n} bytes at {self.tell()} run past the end"
+            )
         pos = self.pos + n
         if pos <= len(self.buf):
             self.pos = pos
@@ -339,14 +341,18 @@ class _Parser:
         """A string, or its length if longer than ``cap`` (its bytes are then skipped)."""
         n = self.scalar(self.u64)
         if n > self.left():
-            raise MetadataError(f"GGUF {what}: string of {n} bytes runs past the end of the file")
+            raise MetadataError(
+                f"GGUF header truncated or corrupt: {what} of {n} bytes runs past the end"
+            )
         if n > cap:
             self.skip(n)
             return OmittedValue("string", n)
         return self.take(n).decode("utf-8", "replace")
 
     def skip_strings(self, count: int) -> None:
-        """Skip ``count`` strings: the hot loop for vocabularies (lengths read in place)."""
+        """Skip ``count`` strings: the hot loop for vocabularies. Lengths are unpacked in
+        place from the buffered block; a length that crosses the block's end raises
+        struct.error, which is cheaper than bounds checks on every string."""
         unpack = self.u64.unpack_from
         while count:
             if self.pos + 8 > len(self.buf):
@@ -359,9 +365,10 @@ class _Parser:
             except struct.error:  # the next length is not (entirely) in this buffer
                 pass
             count -= done
-            self.count_items(done)
             if self.base + pos > self.size:
-                raise MetadataError("GGUF header: a string array runs past the end of the file")
+                raise MetadataError(
+                    "GGUF header truncated or corrupt: a string array runs past the end"
+                )
             if pos <= len(buf):
                 self.pos = pos
             else:
@@ -388,7 +395,9 @@ class _Parser:
         if min_size is None:
             raise MetadataError(f"GGUF header: array of unknown type {etype}")
         if count * min_size > self.left():
-            raise MetadataError(f"GGUF header: array of {count} items runs past the end")
+            raise MetadataError(
+                f"GGUF header truncated or corrupt: array of {count} items runs past the end"
+            )
         kept = keep and count < SMALL_ARRAY
         omitted = OmittedValue(f"array[{TYPE_NAMES[etype]}]", count) if keep else None
         code = _SCALAR_CODES.get(etype)
@@ -404,9 +413,9 @@ class _Parser:
                 return omitted
             return [self.string(MAX_STRING, "array item") for _ in range(count)]
         if kept:
-            return [self.array(True, depth) for _ in range(count)]
+            return [self.array(True, depth + 1) for _ in range(count)]
         for _ in range(count):
-            self.array(False, depth)
+            self.array(False, depth + 1)
         return omitted
 
     # -- sections --------------------------------------------------------------------------
@@ -427,9 +436,16 @@ class _Parser:
             self.u32, self.u64 = struct.Struct(">I"), struct.Struct(">Q")
         tensor_count, kv_count = struct.unpack_from(self.order + "QQ", head, 8)
         if kv_count * 13 > self.left():
-            raise MetadataError(f"GGUF header: {kv_count} key/value pairs cannot fit in the file")
+            raise MetadataError(
+                f"GGUF header truncated or corrupt: {kv_count} key/value pairs cannot fit "
+                f"in {self.size} bytes"
+            )
         if tensor_count * 24 > self.left():
-            raise MetadataError(f"GGUF header: {tensor_count} tensors cannot fit in the file")
+            raise MetadataError(
+                f"GGUF header truncated or corrupt: {tensor_count} tensors cannot fit "
+                f"in {self.size} bytes"
+            )
+        self.count_items(kv_count + tensor_count)
         kv, chat_template = self.parse_kv(kv_count)
         alignment = kv.get("general.alignment", DEFAULT_ALIGNMENT)
         if "general.alignment" in kv and not isinstance(alignment, int):

@@ -260,7 +260,7 @@ def _gguf_problems(h: GGUFHeader, size: int) -> list[str]:
         end = h.data_offset + t.offset + nbytes
         if end > size:
             problems.append(f"tensor {t.name!r} ends at {end}, past the end of the file ({size})")
-        expected = t.offset + -(-nbytes // h.alignment) * h.alignment
+        expected += -(-nbytes // h.alignment) * h.alignment  # as llama.cpp lays them out
         if len(problems) > MAX_PROBLEMS:
             problems[MAX_PROBLEMS:] = ["... and more"]
             break
