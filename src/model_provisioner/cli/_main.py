@@ -16,6 +16,7 @@ from .listing import list_models
 from .path import path
 from .pull import pull
 from .remove import rm
+from .serve import serve
 from .verify import verify
 
 
@@ -46,6 +47,7 @@ cli.add_command(rm)
 cli.add_command(rm, name="delete")
 cli.add_command(du)
 cli.add_command(du, name="disk-usage")
+cli.add_command(serve)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,67 @@
+"""The FastAPI application: state, auth, error handlers and the routers, in that order.
+
+Route order matters where paths overlap: the hive's ``/v1/models/download...`` must be matched
+before ``/v1/models/{reference:path}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from .. import __version__
+from .._provisioner import ModelProvisioner
+from . import _download_routes, _hive_routes, _model_routes
+from ._auth import BearerAuth
+from ._errors import install_error_handlers
+from ._jobs import JobManager
+from ._schemas import Health
+
+OPEN_PATHS = ("/health", "/")
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    """What ``provisioner serve`` passes beyond the provisioner itself."""
+
+    token: str | None = None
+    keep_finished: float = 600.0
+    max_parallel: int = 4
+    shutdown_timeout: float = 3.0
+
+
+def create_app(provisioner: ModelProvisioner, options: ServiceOptions | None = None) -> FastAPI:
+    options = options or ServiceOptions()
+    jobs = JobManager(
+        provisioner, keep_finished=options.keep_finished, max_parallel=options.max_parallel
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await jobs.shutdown(options.shutdown_timeout)
+
+    app = FastAPI(
+        title="model-provisioner",
+        version=__version__,
+        summary="Models on this host: list, inspect, verify, delete, download with live progress;"
+        " the store as a read-only Hub mirror.",
+        lifespan=lifespan,
+    )
+    app.state.provisioner = provisioner
+    app.state.jobs = jobs
+    app.add_middleware(BearerAuth, token=options.token, open_paths=OPEN_PATHS)
+    install_error_handlers(app)
+
+    @app.get("/health", tags=["service"])
+    async def health() -> Health:
+        """Liveness; the only route that never needs the token."""
+        return Health(version=__version__)
+
+    app.include_router(_hive_routes.router)
+    app.include_router(_download_routes.router)
+    app.include_router(_model_routes.router)
+    return app

@@ -1,0 +1,59 @@
+"""Download jobs over HTTP: start or join, list, get, cancel, and follow over SSE.
+
+A POST answers at once; the pull runs in the job manager. The event stream sends the job's
+current state first, so a subscriber that comes late (even after the end) still sees where the
+job is, then live states, then exactly one terminal event, and closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Response, status
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from ._deps import JobById, Jobs
+from ._schemas import DownloadAccepted, DownloadRequest, ErrorBody, JobOut, ProgressOut
+
+router = APIRouter(tags=["downloads"])
+
+
+@router.post(
+    "/v1/downloads",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={200: {"model": DownloadAccepted, "description": "already installed"}},
+)
+async def start_download(body: DownloadRequest, jobs: Jobs, response: Response) -> DownloadAccepted:
+    """Start a pull, or join the one already running for this model (202); installed: 200."""
+    accepted = DownloadAccepted.of(jobs.submit(body.reference, update=body.update))
+    if accepted.status == "installed":
+        response.status_code = status.HTTP_200_OK
+    return accepted
+
+
+@router.get("/v1/downloads")
+async def list_downloads(jobs: Jobs) -> list[JobOut]:
+    """Running jobs and those that finished in the last few minutes."""
+    return [JobOut.of(job) for job in jobs.list()]
+
+
+@router.get("/v1/downloads/{job_id}", responses={404: {"model": ErrorBody}})
+async def get_download(job_id: str, jobs: Jobs) -> JobOut:
+    return JobOut.of(jobs.get(job_id))
+
+
+@router.delete("/v1/downloads/{job_id}", responses={404: {"model": ErrorBody}})
+async def cancel_download(job_id: str, jobs: Jobs) -> JobOut:
+    """Stop the transfer at a resumable point (the partial stays); a finished job is unchanged."""
+    return JobOut.of(jobs.cancel(job_id))
+
+
+@router.get(
+    "/v1/downloads/{job_id}/events",
+    response_class=EventSourceResponse,
+    responses={404: {"model": ErrorBody}},
+)
+async def download_events(job: JobById) -> AsyncIterator[ServerSentEvent]:
+    """Server-Sent Events, each a DownloadProgress; the last has stage complete or error."""
+    async for event in job.events():
+        yield ServerSentEvent(data=ProgressOut.of(event).model_dump(mode="json"))

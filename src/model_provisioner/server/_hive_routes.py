@@ -1,0 +1,71 @@
+"""The original hive daemon's routes, backed by the same jobs, so its clients work unchanged.
+
+``POST /v1/models/download {"model_ref"}`` answers ``{"download_id", "local_path"}`` (id
+``"cached"`` and the path when installed); ``GET /v1/models/download/progress?id=`` streams
+``data: {"stage": ...}`` events in the original's shape, then ``data: [DONE]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from .._progress import DownloadProgress, Stage
+from ._deps import Jobs
+from ._jobs import Job
+from ._schemas import ErrorBody, HiveDownloadAnswer, HiveDownloadRequest
+
+CACHED = "cached"
+
+router = APIRouter(tags=["hive (original API)"])
+
+
+@router.post("/v1/models/download")
+async def hive_download(body: HiveDownloadRequest, jobs: Jobs) -> HiveDownloadAnswer:
+    """Ensure the model is present: installed answers at once, otherwise a job id to follow."""
+    submission = jobs.submit(body.model_ref, update=False)
+    if submission.job is None:
+        assert submission.model is not None
+        return HiveDownloadAnswer(download_id=CACHED, local_path=str(submission.model.model_path))
+    return HiveDownloadAnswer(download_id=submission.job.id, local_path=None)
+
+
+def _job_or_cached(
+    jobs: Jobs, id: Annotated[str, Query(min_length=1, max_length=64)]
+) -> Job | None:
+    """Looked up before the stream starts: an unknown id is a JSON 404."""
+    return None if id == CACHED else jobs.get(id)
+
+
+@router.get(
+    "/v1/models/download/progress",
+    response_class=EventSourceResponse,
+    responses={404: {"model": ErrorBody}},
+)
+async def hive_progress(
+    job: Annotated[Job | None, Depends(_job_or_cached)],
+) -> AsyncIterator[ServerSentEvent]:
+    """The original event stream: downloading..., then complete or error, then [DONE]."""
+    if job is None:
+        yield ServerSentEvent(data={"stage": "complete", "local_path": None})
+    else:
+        async for event in job.events():
+            yield ServerSentEvent(data=hive_event(event))
+    yield ServerSentEvent(raw_data="[DONE]")
+
+
+def hive_event(event: DownloadProgress) -> dict[str, Any]:
+    """Only the stages the original sent: resolving and verifying read as downloading."""
+    if event.stage is Stage.COMPLETE:
+        return {"stage": "complete", "local_path": event.path}
+    if event.stage is Stage.ERROR:
+        return {"stage": "error", "message": event.error, "code": event.error_code}
+    return {
+        "stage": "downloading",
+        "bytes_downloaded": event.bytes_done,
+        "bytes_total": event.bytes_total,
+        "speed_mbps": round(event.speed / 1_000_000, 3),
+    }
