@@ -149,7 +149,7 @@ def make_safetensors_repo(
     files: dict[str, bytes | Path] = {
         str(p.relative_to(source)): p for p in sorted(source.rglob("*")) if p.is_file()
     }
-    files[".gitattributes"] = ST_GITATTRIBUTES
+    files.setdefault(".gitattributes", ST_GITATTRIBUTES)
     for i, name in enumerate(DUPLICATE_FORMATS):
         files[name] = hashlib.sha256(name.encode()).digest() * (64 + i)
     return hub.add_commit(repo_id, files)

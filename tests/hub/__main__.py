@@ -30,9 +30,10 @@ def main(argv: list[str] | None = None) -> int:
 
     hub = FixtureHub(args.root)
     if args.demo and not hub.repos():
-        from tests.makers import make_gguf_repo
+        from tests.makers import make_gguf_repo, make_safetensors_repo
 
         make_gguf_repo(hub, "TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF")
+        make_safetensors_repo(hub, "sentence-transformers/all-MiniLM-L6-v2")
     server = HubServer(
         hub,
         host=args.host,

@@ -433,9 +433,12 @@ class HubApp:
             return
         req.log.fault = fault.kind
         if fault.kind == "rate_limit":
-            raise HubError(
-                429, None, "Too Many Requests", **{"Retry-After": str(fault.retry_after)}
-            )
+            limits = {
+                "Retry-After": str(fault.retry_after),
+                "RateLimit": f'"resolvers";r=0;t={fault.retry_after}',
+                "RateLimit-Policy": '"fixed window";"resolvers";q=3000;w=300',
+            }
+            raise HubError(429, None, "Too Many Requests", **limits)
         raise HubError(fault.status, None, f"fixture fault: {fault.status}")
 
     def _headers_fault(self, req: _Request) -> bool:
