@@ -121,6 +121,8 @@ class BufferedSource:
         if offset < 0 or length < 0:
             raise ValueError("negative offset or length")
         length = max(0, min(length, self.size - offset))
+        if length == 0:
+            return b""
         rel = offset - self._start
         if rel >= 0 and rel + length <= len(self._window):
             if rel == 0 and length == len(self._window):
