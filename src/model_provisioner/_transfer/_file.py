@@ -1,0 +1,224 @@
+"""One file being fetched: its partial file, which ranges are done or claimed, its hashes.
+
+Every byte range is written by at most one worker at a time: a worker ``claim``s a span before
+fetching it and ``complete``s (or ``release``s) it after. The hasher only reads ranges that are
+done, so nothing it has hashed is ever written again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import hashlib
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._journal import Journal, Validator, load
+from ._ranges import RangeSet, Span, next_part
+from ._retry import Attempts, RetryPolicy
+
+if TYPE_CHECKING:
+    from ._engine import TransferJob
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to write [offset, offset+length) out now, without waiting for it.
+
+    Dirty pages then reach the disk during the download, so the final fsync is short.
+    """
+    func = getattr(_libc, "sync_file_range", None)
+    if (
+        func is not None
+        and func(fd, ctypes.c_int64(offset), ctypes.c_int64(length), _SYNC_FILE_RANGE_WRITE) == 0
+    ):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+
+
+def preallocate(fd: int, size: int) -> None:
+    """Reserve the blocks up front (ENOSPC now, not mid-transfer; contiguous extents).
+
+    ``fallocate(2)`` only: glibc's posix_fallocate would write zeros where it is unsupported.
+    """
+    func = getattr(_libc, "fallocate", None)
+    if func is None or size == 0:
+        return
+    if func(fd, 0, ctypes.c_int64(0), ctypes.c_int64(size)) != 0:
+        err = ctypes.get_errno()
+        if err in (errno.ENOSPC, errno.EDQUOT):
+            raise OSError(err, os.strerror(err))
+
+
+def _fresh_file(partial: Path, size: int) -> int:
+    """A new inode at ``partial``: never truncate one another process may still be renaming."""
+    tmp = partial.with_name(f".{partial.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.ftruncate(fd, size)
+        os.replace(tmp, partial)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return fd
+
+
+@dataclass
+class FileState:
+    """Shared state of one job; fields under ``lock`` unless noted."""
+
+    job: TransferJob
+    policy: RetryPolicy
+    fd: int = -1
+    done: RangeSet = field(default_factory=RangeSet)
+    claimed: RangeSet = field(default_factory=RangeSet)
+    journal: Journal | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str | None = None  # where the last redirect led; reused until it fails
+    single: bool = False  # the server ignores Range: one stream at a time
+    streaming: int = 0
+    restarts: int = 0
+    finished: bool = False
+    stream_attempts: Attempts = field(init=False)
+    sha256: Any = field(init=False)  # hashlib objects: written by the hasher thread only
+    sha1: Any = field(init=False)
+    hashed: int = 0
+
+    def __post_init__(self) -> None:
+        self.stream_attempts = Attempts(self.policy)
+        self._reset_hashes()
+
+    @property
+    def size(self) -> int:
+        return self.job.size
+
+    @property
+    def validator(self) -> Validator:
+        return Validator(self.job.size, self.job.sha256, self.job.git_sha1)
+
+    def _reset_hashes(self) -> None:
+        self.sha256 = hashlib.sha256()
+        self.sha1 = hashlib.sha1(b"blob %d\0" % self.size) if self.job.git_sha1 else None
+        self.hashed = 0
+
+    def open(self, *, fresh: bool, prealloc: bool) -> int:
+        """Open the partial (resuming from its journal unless ``fresh``); returns bytes done."""
+        partial = self.job.partial
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        done = None if fresh else load(partial, self.validator)
+        fd = -1
+        if done is not None:
+            with contextlib.suppress(OSError):
+                fd = os.open(partial, os.O_RDWR)
+                if os.fstat(fd).st_size != self.size:
+                    os.close(fd)
+                    fd = -1
+        if fd < 0:
+            done = RangeSet()
+            fd = _fresh_file(partial, self.size)
+        assert done is not None
+        self.fd, self.done, self.claimed = fd, done, RangeSet()
+        self.single, self.streaming = False, 0
+        self.stream_attempts = Attempts(self.policy)
+        self._reset_hashes()
+        self.journal = Journal(partial, self.validator, done)
+        if prealloc:
+            preallocate(fd, self.size)
+        return done.total
+
+    def restart(self, prealloc: bool) -> None:
+        """Throw the bytes away and start over on a new inode (after a hash mismatch)."""
+        self.close()
+        self.restarts += 1
+        self.url = None
+        self.open(fresh=True, prealloc=prealloc)
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+
+    # -- claims (called by workers) --------------------------------------------------------------
+
+    def claim(self, want: int) -> Span | None:
+        """Reserve the next free span of at most ``want`` bytes for one worker."""
+        with self.lock:
+            if self.finished:
+                return None
+            if self.single:
+                if self.streaming:
+                    return None
+                span = next_part(self.size, _union(self.done, self.claimed), self.size)
+            else:
+                span = next_part(self.size, _union(self.done, self.claimed), want)
+            if span is not None:
+                self.claimed.add(*span)
+                self.streaming += int(self.single)
+            return span
+
+    def claim_within(self, start: int, end: int) -> list[Span]:
+        """For a whole-file stream: the pieces of [start, end) nobody has done or claimed."""
+        with self.lock:
+            free = _union(self.done, self.claimed)
+            spans = [(s, e) for s, e in free.gaps(end, start)]
+            for span in spans:
+                self.claimed.add(*span)
+            return spans
+
+    def complete(self, start: int, end: int) -> None:
+        """[start, end) is written: record it (journal first, then the set the hasher reads)."""
+        if end <= start:
+            return
+        assert self.journal is not None
+        self.journal.append(start, end)
+        with self.lock:
+            self.done.add(start, end)
+            self.claimed.remove(start, end)
+
+    def release(self, start: int, end: int) -> None:
+        with self.lock:
+            self.claimed.remove(start, end)
+
+    def end_stream(self) -> None:
+        with self.lock:
+            self.streaming = max(0, self.streaming - 1)
+
+    def done_from(self, pos: int) -> int:
+        """End of the done run that contains ``pos`` (``pos`` itself if it is not done)."""
+        with self.lock:
+            for start, end in self.done:
+                if start <= pos < end:
+                    return end
+            return pos
+
+    def prefix(self) -> int:
+        with self.lock:
+            return self.done.prefix()
+
+    def remaining(self) -> int:
+        with self.lock:
+            return self.size - self.done.total
+
+    def unclaimed(self) -> int:
+        with self.lock:
+            return self.size - _union(self.done, self.claimed).total
+
+
+def _union(a: RangeSet, b: RangeSet) -> RangeSet:
+    out = a.copy()
+    for span in b:
+        out.add(*span)
+    return out

@@ -1,0 +1,117 @@
+"""The range journal beside a partial file: what is already on disk, and for which upstream.
+
+Format: one JSON header line (the validator), then one ``start end`` line per completed range,
+appended with a single ``write`` each so ``kill -9`` can at most lose a line, never tear one into
+a wrong range (a torn last line is ignored). Appends are cheap; ``sync`` makes them durable and
+is called a few times a second by the engine, not per write.
+
+A journal whose validator differs from the job's (another size, sha256 or ETag) means the
+upstream changed: the caller discards the partial.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ._ranges import RangeSet
+
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class Validator:
+    """What the bytes in the partial file are supposed to be."""
+
+    size: int
+    sha256: str | None
+    git_sha1: str | None
+    etag: str | None = None
+
+    def matches(self, other: Validator) -> bool:
+        """Same content; an ETag only counts when both sides know it."""
+        same = (self.size, self.sha256, self.git_sha1) == (other.size, other.sha256, other.git_sha1)
+        if self.etag and other.etag:
+            return same and self.etag == other.etag
+        return same
+
+
+def journal_path(partial: Path) -> Path:
+    return partial.with_name(partial.name + ".journal")
+
+
+def parse(text: str, size: int) -> tuple[Validator, RangeSet] | None:
+    """Validator and ranges from journal text; None when the header is unreadable."""
+    lines = text.split("\n")
+    try:
+        header = json.loads(lines[0])
+        if header.pop("version") != VERSION:
+            return None
+        validator = Validator(**header)
+    except (ValueError, TypeError, KeyError):
+        return None
+    done = RangeSet()
+    # The last element is "" after a complete line, or a torn line: skip it either way.
+    for line in lines[1:-1]:
+        try:
+            start, end = (int(x) for x in line.split())
+        except ValueError:
+            continue
+        if 0 <= start < end <= size:
+            done.add(start, end)
+    return validator, done
+
+
+def load(partial: Path, expected: Validator) -> RangeSet | None:
+    """Completed ranges of ``partial`` if its journal belongs to ``expected``, else None."""
+    try:
+        text = journal_path(partial).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    parsed = parse(text, expected.size)
+    if parsed is None or not parsed[0].matches(expected):
+        return None
+    return parsed[1]
+
+
+class Journal:
+    """An open journal: append ranges, sync them, rewrite compactly on open."""
+
+    def __init__(self, partial: Path, validator: Validator, done: RangeSet) -> None:
+        self.path = journal_path(partial)
+        self.validator = validator
+        self._dirty = False
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        body = self._header() + "".join(f"{s} {e}\n" for s, e in done)
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(body)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+
+    def _header(self) -> str:
+        return json.dumps({"version": VERSION, **asdict(self.validator)}) + "\n"
+
+    def append(self, start: int, end: int) -> None:
+        """Record [start, end) as on disk; one write, so never half a line after a kill."""
+        os.write(self._fd, f"{start} {end}\n".encode())
+        self._dirty = True
+
+    def sync(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            os.fdatasync(self._fd)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+    def remove(self) -> None:
+        """The partial is verified (or discarded): the journal has nothing left to say."""
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()

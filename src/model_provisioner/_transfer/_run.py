@@ -1,0 +1,214 @@
+"""One run of the engine: files, workers, the hasher, and the scheduler between them.
+
+Workers ask ``next_work`` for a span; it hands out parts of the first file that has unclaimed
+bytes (part size shrinks as the run nears its end, so every connection stays busy until the
+last byte) and blocks while all remaining bytes are claimed by others. The hasher finishes
+files: verify, fsync, drop the journal; a mismatch restarts the file once from scratch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+from .._errors import Cancelled, IntegrityError
+from .._fsutil import free_bytes
+from .._progress import TransferStats
+from ._file import FileState
+from ._hasher import Hasher
+from ._ranges import Span, part_size
+from ._wire import DiskContext, wire_errors
+from ._worker import Stopped, Worker, WorkerConfig
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    worker: WorkerConfig
+    connections: int
+    preallocate: bool
+    journal_interval: float
+
+
+class Run:
+    """Everything shared by the threads of one ``TransferEngine.run`` call."""
+
+    def __init__(
+        self,
+        files: list[FileState],
+        stats: TransferStats,
+        cancel: threading.Event,
+        config: RunConfig,
+    ) -> None:
+        self.files = files
+        self.stats = stats
+        self.cancel = cancel
+        self.config = config
+        self.stop = threading.Event()
+        self.cond = threading.Condition()
+        self.errors: list[BaseException] = []
+        self.results: dict[str, str] = {}
+        self.workers: list[Worker] = []
+        self.hasher = Hasher(files, stats, self._hashed, self._fail)
+
+    # -- top level ---------------------------------------------------------------------------------
+
+    def execute(self) -> dict[str, str]:
+        """Open every partial, run workers and hasher to the end, raise the first error."""
+        try:
+            self._open_all()
+            self.hasher.start()
+            threads = [self._start_worker(i) for i in range(self._worker_count())]
+            self._wait()
+            self._shutdown(threads)
+        finally:
+            for state in self.files:
+                if state.journal is not None:
+                    with contextlib.suppress(OSError):
+                        state.journal.sync()
+                state.close()
+        if self.errors:
+            raise self.errors[0]
+        if self.cancel.is_set():
+            raise Cancelled("download cancelled; the partial files stay for a later resume")
+        return self.results
+
+    def _open_all(self) -> None:
+        for state in self.files:
+            with wire_errors(state.job.url, self.disk(state)):
+                done = state.open(fresh=False, prealloc=self.config.preallocate)
+            if done:
+                self.stats.received(state.job.path, done)
+
+    def _worker_count(self) -> int:
+        parts = sum(max(1, -(-f.size // (4 << 20))) for f in self.files)
+        return max(1, min(self.config.connections, parts))
+
+    def _start_worker(self, index: int) -> threading.Thread:
+        worker = Worker(self.config.worker, self.stats, self.stop, self.disk)
+        self.workers.append(worker)
+        thread = threading.Thread(target=self._work, args=(worker,), name=f"fetch-{index}")
+        thread.daemon = True
+        thread.start()
+        return thread
+
+    def _wait(self) -> None:
+        """Poll for the end, for cancel, and sync journals now and then."""
+        last_sync = time.monotonic()
+        with self.cond:
+            while not self._all_finished() and not self.stop.is_set():
+                if self.cancel.is_set():
+                    self.stop.set()
+                    break
+                self.cond.wait(0.05)
+                if time.monotonic() - last_sync >= self.config.journal_interval:
+                    self._sync_journals()
+                    last_sync = time.monotonic()
+        self.stop.set()
+
+    def _shutdown(self, threads: list[threading.Thread]) -> None:
+        with self.cond:
+            self.cond.notify_all()
+        for worker in self.workers:
+            for sock in worker.conns.sockets():
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        for thread in threads:
+            thread.join()
+        self.hasher.stop()
+        for worker in self.workers:
+            worker.conns.close()
+
+    def _sync_journals(self) -> None:
+        for state in self.files:
+            if state.journal is not None and not state.finished:
+                with contextlib.suppress(OSError):
+                    state.journal.sync()
+
+    def _all_finished(self) -> bool:
+        return all(state.finished for state in self.files)
+
+    # -- workers -----------------------------------------------------------------------------------
+
+    def _work(self, worker: Worker) -> None:
+        try:
+            while (work := self.next_work()) is not None:
+                state, span = work
+                worker.fetch(state, span)
+                self.hasher.poke()
+                with self.cond:
+                    self.cond.notify_all()
+        except Stopped:
+            pass
+        except BaseException as exc:
+            self._fail(exc)
+
+    def next_work(self) -> tuple[FileState, Span] | None:
+        """The next span to fetch; blocks while everything left is claimed by others."""
+        with self.cond:
+            while not self.stop.is_set():
+                want = part_size(self._unclaimed(), self.config.connections)
+                for state in self.files:
+                    span = state.claim(want)
+                    if span is not None:
+                        return state, span
+                if self._all_finished():
+                    return None
+                self.cond.wait(0.1)
+        return None
+
+    def _unclaimed(self) -> int:
+        return sum(state.unclaimed() for state in self.files if not state.finished)
+
+    def _fail(self, exc: BaseException) -> None:
+        with self.cond:
+            self.errors.append(exc)
+            self.stop.set()
+            self.cond.notify_all()
+
+    # -- hasher callbacks --------------------------------------------------------------------------
+
+    def _hashed(self, state: FileState) -> None:
+        """Every byte of ``state`` is hashed: keep it (verified and durable) or start over."""
+        job = state.job
+        problem = _mismatch(state)
+        if problem is None:
+            with wire_errors(job.url, self.disk(state)):
+                os.fdatasync(state.fd)
+            assert state.journal is not None
+            state.journal.remove()
+            state.close()
+            self.stats.finish(job.path)
+            with self.cond:
+                state.finished = True
+                self.results[job.path] = state.sha256.hexdigest()
+                self.cond.notify_all()
+            return
+        if state.restarts >= 1:
+            raise IntegrityError(f"{job.path}: {problem} twice; giving up", problems=[problem])
+        self.stats.rewind(job.path, job.size)
+        self.hasher.forget(state)
+        with wire_errors(job.url, self.disk(state)):
+            state.restart(self.config.preallocate)
+        with self.cond:
+            self.cond.notify_all()
+
+    def disk(self, state: FileState) -> DiskContext:
+        folder = state.job.partial.parent
+        return DiskContext(
+            state.job.partial,
+            need=lambda: sum(f.remaining() for f in self.files if not f.finished),
+            have=lambda: free_bytes(folder),
+        )
+
+
+def _mismatch(state: FileState) -> str | None:
+    job = state.job
+    if job.sha256 and state.sha256.hexdigest() != job.sha256:
+        return f"sha256 mismatch (got {state.sha256.hexdigest()[:12]}...)"
+    if job.git_sha1 and state.sha1 is not None and state.sha1.hexdigest() != job.git_sha1:
+        return f"git sha1 mismatch (got {state.sha1.hexdigest()[:12]}...)"
+    return None

@@ -1,0 +1,224 @@
+"""A worker: one thread, one keep-alive connection per host, fetching claimed spans.
+
+The body goes straight from the socket into a reused buffer (``readinto``) and from there to
+its place in the partial file (``os.pwrite``): memory stays at one buffer per connection.
+Progress inside a part is journaled every ``checkpoint`` bytes, so a kill loses little.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .._errors import IntegrityError, NetworkError
+from .._hub import HubSettings
+from .._progress import TransferStats
+from ._file import FileState
+from ._ranges import Span
+from ._retry import Attempts, RetryPolicy
+from ._wire import (
+    Connections,
+    DiskContext,
+    RangeIgnored,
+    Transient,
+    check_status,
+    open_url,
+    parse_content_range,
+    redact,
+    wire_errors,
+)
+
+
+class Stopped(Exception):
+    """The run is stopping (cancel or another worker's fatal error)."""
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    settings: HubSettings
+    policy: RetryPolicy
+    stall_timeout: float
+    max_redirects: int
+    buffer_size: int
+    checkpoint: int
+
+
+class Worker:
+    """Fetches spans handed out by ``next_work`` until it returns None."""
+
+    def __init__(
+        self,
+        config: WorkerConfig,
+        stats: TransferStats,
+        stop: threading.Event,
+        disk: Callable[[FileState], DiskContext],
+    ) -> None:
+        self.config = config
+        self.stats = stats
+        self.stop = stop
+        self.disk = disk
+        self.conns = Connections(config.stall_timeout)
+        self.buffer = bytearray(config.buffer_size)
+
+    # -- one span, with retries ------------------------------------------------------------------
+
+    def fetch(self, state: FileState, span: Span) -> None:
+        """Fetch [start, end) of ``state`` into its partial file, retrying transient failures."""
+        start, end = span
+        streamed = state.single
+        attempts = state.stream_attempts if streamed else Attempts(self.config.policy)
+        pos = start
+        try:
+            while pos < end:
+                try:
+                    pos = self._fetch_once(state, pos, end)
+                except Transient as exc:
+                    pos = state.done_from(pos)
+                    self._back_off(state, attempts, pos, exc)
+                except RangeIgnored as ignored:
+                    state.release(pos, end)
+                    pos = end
+                    self._stream_or_back_off(state, ignored.response)
+        finally:
+            if pos < end:
+                state.release(pos, end)
+            if streamed:
+                state.end_stream()
+
+    def _stream_or_back_off(self, state: FileState, response: http.client.HTTPResponse) -> None:
+        try:
+            self._stream_whole(state, response)
+        except Transient as exc:
+            self._back_off(state, state.stream_attempts, state.size - state.remaining(), exc)
+
+    def _back_off(self, state: FileState, attempts: Attempts, pos: int, exc: Transient) -> None:
+        """Sleep before the next try, or give up with NetworkError when tries are spent."""
+        if not attempts.failed(pos):
+            raise NetworkError(
+                f"{state.job.path}: {exc.reason} (gave up after {attempts.total} tries)"
+            ) from exc
+        delay = self.config.policy.delay(attempts.failures, exc.retry_after)
+        if self.stop.wait(delay):
+            raise Stopped()
+
+    # -- one request -----------------------------------------------------------------------------
+
+    def _open(self, state: FileState, start: int, end: int) -> tuple[http.client.HTTPResponse, str]:
+        job = state.job
+        whole = start == 0 and end == job.size
+        headers = {"Accept-Encoding": "identity", "User-Agent": "model-provisioner"}
+        if not whole:
+            headers["Range"] = f"bytes={start}-{end - 1}"
+        url = state.url or job.url
+        response, final = open_url(
+            self.conns, url, headers, self.config.settings.auth_headers, self.config.max_redirects
+        )
+        if url != job.url and response.status in (401, 403, 404, 410):
+            # A remembered CDN URL expired: ask the Hub again for a fresh redirect.
+            state.url = None
+            raise Transient(f"HTTP {response.status} from {redact(final)}")
+        check_status(response, final, job.path)
+        if final != job.url:
+            state.url = final
+        if response.status == 200 and not whole:
+            raise RangeIgnored(response)
+        self._check_body(state, response, final, start, end)
+        return response, final
+
+    def _check_body(
+        self, state: FileState, response: http.client.HTTPResponse, url: str, start: int, end: int
+    ) -> None:
+        """The answer must be exactly the bytes asked for, of a file of the expected size."""
+        if response.status == 206:
+            got = parse_content_range(response.getheader("Content-Range"))
+            if got is None or got[:2] != (start, end):
+                raise Transient(f"wrong Content-Range from {redact(url)}")
+            if got[2] is not None and got[2] != state.size:
+                raise IntegrityError(
+                    f"{state.job.path}: the server has {got[2]} bytes, "
+                    f"the listing said {state.size}"
+                )
+        length = response.length
+        if length is not None and length != end - start:
+            raise Transient(f"wrong Content-Length from {redact(url)}")
+
+    def _fetch_once(self, state: FileState, start: int, end: int) -> int:
+        """One GET for [start, end); returns how far it got (== end on success)."""
+        url = state.url or state.job.url
+        pos = start
+        with wire_errors(url, self.disk(state)):
+            try:
+                response, url = self._open(state, start, end)
+                pos = self._read_body(state, response, start, end)
+            except (Transient, Stopped):
+                self.conns.drop(url)
+                raise
+            if pos < end:
+                self.conns.drop(url)
+                raise Transient(f"short body from {redact(url)}")
+        return pos
+
+    def _read_body(
+        self, state: FileState, response: http.client.HTTPResponse, start: int, end: int
+    ) -> int:
+        """Socket -> buffer -> partial file; journal a checkpoint every few MiB."""
+        view = memoryview(self.buffer)
+        pos = mark = start
+        path, fd = state.job.path, state.fd
+        try:
+            while pos < end:
+                if self.stop.is_set():
+                    raise Stopped()
+                n = response.readinto(view[: min(len(view), end - pos)])
+                if not n:
+                    break
+                _pwrite_all(fd, view[:n], pos)
+                pos += n
+                self.stats.received(path, n)
+                if pos - mark >= self.config.checkpoint:
+                    state.complete(mark, pos)
+                    mark = pos
+        finally:
+            state.complete(mark, pos)
+        return pos
+
+    # -- servers that ignore Range -----------------------------------------------------------------
+
+    def _stream_whole(self, state: FileState, response: http.client.HTTPResponse) -> None:
+        """Read the 200 answer from byte 0, writing only spans nobody has done or claimed."""
+        url = state.url or state.job.url
+        state.single = True
+        view = memoryview(self.buffer)
+        pos = 0
+        with wire_errors(url, self.disk(state)):
+            try:
+                while pos < state.size:
+                    if self.stop.is_set():
+                        raise Stopped()
+                    n = response.readinto(view[: min(len(view), state.size - pos)])
+                    if not n:
+                        raise Transient(f"short body from {redact(url)}")
+                    self._write_free(state, view[:n], pos)
+                    pos += n
+            except BaseException:
+                self.conns.drop(url)
+                raise
+
+    def _write_free(self, state: FileState, data: memoryview, pos: int) -> None:
+        for start, end in state.claim_within(pos, pos + len(data)):
+            try:
+                _pwrite_all(state.fd, data[start - pos : end - pos], start)
+                self.stats.received(state.job.path, end - start)
+            except BaseException:
+                state.release(start, end)
+                raise
+            state.complete(start, end)
+
+
+def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    while data:
+        n = os.pwrite(fd, data, offset)
+        data, offset = data[n:], offset + n
