@@ -29,13 +29,13 @@ from urllib.parse import quote, unquote
 from aiohttp import web
 
 from . import protocol
-from .faults import Fault, FaultSet
+from .faults import Fault, FaultKind, FaultSet
 from .repos import FileEntry, FixtureHub, Repo
 from .requestlog import LoggedRequest, RequestLog
 
 DEFAULT_TOKENS = frozenset({"hf_fixture_token"})
 GATE_EXEMPT = frozenset({"README.md", ".gitattributes"})
-_SENDFILE_PIECE = 2 << 20  # byte counters are exact to this grain
+_SENDFILE_PIECE = 8 << 20
 _CHUNK = 1 << 20
 
 
@@ -307,7 +307,9 @@ class HubApp:
             headers = protocol.strip_linked_headers(headers)
         fault = self._body_fault(req)
         wanted = (
-            None if fault is not None and fault.kind == "ignore_range" else _range_header(req.raw)
+            None
+            if fault is not None and fault.kind == "ignore_range"
+            else req.raw.headers.get("Range")
         )
         if wanted is not None and "If-Range" in req.raw.headers:
             wanted = wanted if req.raw.headers["If-Range"] == headers.get("ETag") else None
@@ -344,7 +346,13 @@ class HubApp:
         with path.open("rb") as fobj:
             while count > 0:
                 piece = min(count, _SENDFILE_PIECE)
-                await loop.sendfile(transport, fobj, offset, piece)
+                fobj.seek(offset)
+                try:
+                    await loop.sendfile(transport, fobj, offset, piece)
+                except BaseException:
+                    # asyncio leaves the file position just after the bytes it did send
+                    req.log.bytes_sent += max(fobj.tell() - offset, 0)
+                    raise
                 req.log.bytes_sent += piece
                 offset, count = offset + piece, count - piece
 
@@ -508,10 +516,6 @@ async def _paths_form(request: web.Request) -> tuple[list[str], bool]:
     return paths, str(form.get("expand", "")).lower() in ("true", "1")
 
 
-def _range_header(request: web.Request) -> str | None:
-    return request.headers.get("Range")
-
-
 def _decode_cursor(cursor: str | None) -> int:
     if not cursor:
         return 0
@@ -614,9 +618,9 @@ class HubServer:
         """File body bytes sent for ``path`` (``file`` or ``org/name/file``), Hub and CDN."""
         return self.request_log.bytes_served(path)
 
-    def inject(self, path: str, kind: str, *, times: int | None = 1, **params: Any) -> Fault:
-        """Shortcut for ``faults.inject``."""
-        return self.faults.inject(path, kind, times=times, **params)  # type: ignore[arg-type]
+    def inject(self, path: str, kind: FaultKind, *, times: int | None = 1, **params: Any) -> Fault:
+        """Arm a fault (see ``tests.hub.faults``); returns it so ``.fired`` can be checked."""
+        return self.faults.inject(path, kind, times=times, **params)
 
     def _run(self, ready: threading.Event, errors: list[BaseException]) -> None:
         assert self._loop is not None
