@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from .._provisioner import ModelProvisioner
-from . import _download_routes, _hive_routes, _model_routes
+from . import _download_routes, _hive_routes, _hub_routes, _model_routes
 from ._auth import BearerAuth
 from ._errors import install_error_handlers
 from ._jobs import JobManager
@@ -64,4 +64,5 @@ def create_app(provisioner: ModelProvisioner, options: ServiceOptions | None = N
     app.include_router(_hive_routes.router)
     app.include_router(_download_routes.router)
     app.include_router(_model_routes.router)
+    app.include_router(_hub_routes.router)
     return app
