@@ -71,7 +71,8 @@ async def hub_paths_info(
     return JSONResponse(snapshot.paths_info_json(paths))
 
 
-@router.api_route("/{org}/{name}/resolve/{rest:path}", methods=["GET", "HEAD"])
+@router.get("/{org}/{name}/resolve/{rest:path}", operation_id="hub_resolve")
+@router.head("/{org}/{name}/resolve/{rest:path}", operation_id="hub_resolve_head")
 def hub_resolve(org: str, name: str, rest: str, mirror: MirrorDep) -> FileResponse:
     """A file's bytes (Range, If-Range, HEAD), with the Hub's metadata headers."""
     repo = f"{org}/{name}"

@@ -1,0 +1,94 @@
+"""Bind policy and bearer tokens: loopback by default, a token for anything else."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from huggingface_hub import HfApi
+
+from model_provisioner import ModelProvisioner, UsageError
+from model_provisioner.server import ServiceOptions, create_app
+from model_provisioner.server._auth import BearerAuth
+from model_provisioner.server._serve import build_service, check_bind
+from tests.conftest import GGUF_REPO, FixtureRepo
+from tests.hub import HubServer
+from tests.test_server_support import serve
+
+TOKEN = "s3cret-token-for-tests"
+BIN = Path(sys.executable).parent
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "myhost.lan"])
+def test_non_loopback_bind_without_token_refuses(host: str, home: Path) -> None:
+    with pytest.raises(UsageError, match="without a token"):
+        build_service(ModelProvisioner(home), host=host, port=0)
+    check_bind(host, TOKEN)  # with a token it is allowed
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.5"])
+def test_loopback_needs_no_token(host: str) -> None:
+    check_bind(host, None)
+
+
+def test_cli_refuses_to_start_and_says_why(home: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(BIN / "provisioner"), "--home", str(home), "serve", "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 2
+    assert "refusing to serve on 0.0.0.0 without a token" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "x/y", path)
+
+
+def test_every_route_but_health_needs_the_token(home: Path) -> None:
+    app = create_app(ModelProvisioner(home), ServiceOptions(token=TOKEN))
+    paths = sorted(app.openapi()["paths"])
+    assert "/v1/downloads" in paths and "/{org}/{name}/resolve/{rest}" in paths
+    with serve(home, options=ServiceOptions(token=TOKEN)) as served, served.client() as client:
+        assert client.get("/health").status_code == 200
+        urls = [_concrete(p) for p in paths if p not in ("/health", "/")]
+        urls += ["/openapi.json", "/docs", "/no/such/route"]
+        for url in urls:
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+                for method in ("GET", "POST", "DELETE"):
+                    response = client.request(method, url, headers=headers)
+                    assert response.status_code == 401, (method, url, headers)
+                    assert response.json()["error"]["code"] == "unauthorized"
+                    assert response.headers["www-authenticate"] == "Bearer"
+                    assert TOKEN not in response.text
+        good = {"Authorization": f"Bearer {TOKEN}"}
+        assert client.get("/v1/models", headers=good).json() == []
+        assert client.get("/openapi.json", headers=good).status_code == 200
+        assert client.get("/v1/models/x/y", headers=good).status_code == 404
+
+
+def test_token_compare_is_constant_time_and_exact() -> None:
+    auth = BearerAuth(lambda *a: None, token=TOKEN, open_paths=())  # type: ignore[arg-type,return-value]
+    assert auth.authorized(f"Bearer {TOKEN}".encode())
+    assert auth.authorized(f"bearer {TOKEN}".encode())
+    for header in (b"", TOKEN.encode(), b"Basic " + TOKEN.encode(), f"Bearer {TOKEN}x".encode()):
+        assert not auth.authorized(header)
+    source = Path(sys.modules[BearerAuth.__module__].__file__ or "").read_text()
+    assert "hmac.compare_digest" in source
+
+
+def test_hub_clients_send_the_token_as_hf_token(
+    tmp_path: Path, hub_server: HubServer, gguf_repo: FixtureRepo
+) -> None:
+    source = tmp_path / "mirror"
+    ModelProvisioner(source, endpoint=hub_server.url).pull(f"{GGUF_REPO}:Q4_K_M")
+    with serve(source, options=ServiceOptions(token=TOKEN)) as served:
+        assert HfApi(endpoint=served.url, token=TOKEN).model_info(GGUF_REPO).sha == gguf_repo.commit
+        second = ModelProvisioner(tmp_path / "second", endpoint=served.url, token=TOKEN)
+        assert second.pull(f"{GGUF_REPO}:Q4_K_M").is_file()
