@@ -454,3 +454,10 @@ def _git_hash(data: bytes) -> str:
         ["git", "hash-object", "--stdin"], input=data, capture_output=True, check=True
     )
     return git.stdout.decode().strip()
+
+
+def test_body_fault_waits_for_a_body_it_can_land_in(hub_server: HubServer, blob_url: str) -> None:
+    fault = hub_server.inject("blob.bin", "reset", after_bytes=1000)
+    small = httpx.get(blob_url, headers={"Range": "bytes=0-999"}, follow_redirects=True)
+    assert small.status_code == 206 and fault.fired == 0  # 1000 bytes: nothing to cut
+    assert isinstance(_stream(blob_url)[1], httpx.ReadError) and fault.fired == 1

@@ -14,12 +14,15 @@ JSON form (``POST /_fixture/faults`` takes a list of these)::
 
     {"path": "*.gguf", "kind": "reset", "times": 1, "after_bytes": 65536, "where": "cdn"}
 
-``times: null`` never runs out. ``where`` is ``"hub"``, ``"cdn"`` or null for both.
+``times: null`` never runs out. ``where`` is ``"hub"``, ``"cdn"`` or null for both. A body
+fault is only spent on a response it can land in (``after_bytes`` inside the body served, a
+``corrupt`` span overlapping the range, ``ignore_range`` on a Range request).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from fnmatch import fnmatchcase
 from typing import Any, Literal
@@ -100,6 +103,20 @@ class Fault:
             return False
         return any(fnmatchcase(t, self.path) for t in targets if t)
 
+    def lands_in(self, start: int, stop: int, *, ranged: bool) -> bool:
+        """Whether a body fault would do anything to a body of file bytes [start, stop).
+
+        A fault only counts as fired when it happens: ``after_bytes`` must fall inside the
+        body, a ``corrupt`` span must overlap it, ``ignore_range`` needs a Range request.
+        """
+        if self.kind in ("reset", "short_body", "stall"):
+            return self.after_bytes < stop - start
+        if self.kind == "corrupt":
+            return self.offset < stop and self.offset + self.length > start
+        if self.kind == "ignore_range":
+            return ranged
+        return True
+
 
 class FaultSet:
     """Thread-safe list of faults: tests add from their thread, the server takes from its loop."""
@@ -129,11 +146,22 @@ class FaultSet:
         with self._lock:
             return list(self._faults)
 
-    def take(self, stage: Stage, targets: tuple[str, ...], method: str, where: str) -> Fault | None:
-        """Fire the first matching fault of ``stage``, counting it spent once."""
+    def take(
+        self,
+        stage: Stage,
+        targets: tuple[str, ...],
+        method: str,
+        where: str,
+        lands: Callable[[Fault], bool] | None = None,
+    ) -> Fault | None:
+        """Fire the first matching fault of ``stage`` (that ``lands``), counting one firing."""
         with self._lock:
             for fault in self._faults:
-                if fault.stage == stage and fault.matches(targets, method, where):
+                if (
+                    fault.stage == stage
+                    and fault.matches(targets, method, where)
+                    and (lands is None or lands(fault))
+                ):
                     fault.fired += 1
                     return fault
         return None

@@ -305,12 +305,7 @@ class HubApp:
         """Headers, Range, then the body (sendfile unless a body fault wants byte control)."""
         if self._headers_fault(req):
             headers = protocol.strip_linked_headers(headers)
-        fault = self._body_fault(req)
-        wanted = (
-            None
-            if fault is not None and fault.kind == "ignore_range"
-            else req.raw.headers.get("Range")
-        )
+        wanted = req.raw.headers.get("Range")
         if wanted is not None and "If-Range" in req.raw.headers:
             wanted = wanted if req.raw.headers["If-Range"] == headers.get("ETag") else None
         try:
@@ -320,6 +315,9 @@ class HubApp:
                 416, None, "Range Not Satisfiable", **{"Content-Range": f"bytes */{entry.size}"}
             ) from None
         start, end = span if span is not None else (0, entry.size - 1)
+        fault = self._body_fault(req, start, end + 1, ranged=span is not None)
+        if fault is not None and fault.kind == "ignore_range":
+            span, start, end = None, 0, entry.size - 1
         response = web.StreamResponse(status=206 if span is not None else 200, headers=headers)
         if span is not None:
             response.headers["Content-Range"] = f"bytes {start}-{end}/{entry.size}"
@@ -455,10 +453,17 @@ class HubApp:
             req.log.fault = fault.kind
         return fault is not None
 
-    def _body_fault(self, req: _Request) -> Fault | None:
+    def _body_fault(self, req: _Request, start: int, stop: int, *, ranged: bool) -> Fault | None:
+        """A body fault that can land in [start, stop); one that cannot stays armed."""
         if req.raw.method != "GET":
             return None
-        fault = self.faults.take("body", req.targets, req.raw.method, req.listener)
+        fault = self.faults.take(
+            "body",
+            req.targets,
+            req.raw.method,
+            req.listener,
+            lands=lambda f: f.lands_in(start, stop, ranged=ranged),
+        )
         if fault is not None:
             req.log.fault = fault.kind
         return fault
