@@ -499,3 +499,15 @@ def test_mmproj_is_not_the_model() -> None:
     files = [("mmproj-F16.gguf", BytesSource(proj)), ("model-Q4.gguf", BytesSource(model))]
     meta = read_model_metadata(files)
     assert meta.architecture == "llama" and meta.parameter_count == 16
+
+
+def test_tensor_infos_sequence() -> None:
+    tensors = [("a", (4, 8), Q.F32), ("b", (2, 32), Q.Q8_0), ("c", (3,), Q.F16)]
+    h = read_gguf_header(BytesSource(gguf_via_writer(tensors=tensors)))
+    infos = h.tensors
+    assert [t.name for t in infos] == ["a", "b", "c"] and infos.names == ["a", "b", "c"]
+    assert infos[-1].shape == (3,) and infos[-1].dtype_name == "F16"
+    assert [t.name for t in infos[1:]] == ["b", "c"]
+    assert infos[1].shape == (32, 2) and infos[1].n_bytes == 2 * 34
+    with pytest.raises(IndexError):
+        infos[3]

@@ -244,6 +244,9 @@ def test_sharded_model(tmp_path: Path) -> None:
     index = {"metadata": {"total_size": 36}, "weight_map": weight_map}
     (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
     (tmp_path / "config.json").write_text(json.dumps({"architectures": ["X"], "vocab_size": 9}))
+    safetensors.numpy.save_file(
+        {"c": np.zeros(100, np.float32)}, tmp_path / "consolidated.safetensors"
+    )
     paths = sorted(p.name for p in tmp_path.iterdir())
     meta = read_local_metadata(tmp_path, paths)
     assert (meta.parameter_count, meta.tensor_count, meta.split_count) == (18, 2, 2)

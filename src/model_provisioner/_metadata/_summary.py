@@ -10,6 +10,7 @@ import posixpath
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -101,14 +102,9 @@ def read_local_metadata(
     root: Path, paths: Sequence[str], *, want_chat_template: bool = False
 ) -> ModelMetadata:
     """``read_model_metadata`` for files under a local folder."""
-    sources = [FileSource(root / p) for p in paths]
-    try:
-        return read_model_metadata(
-            list(zip(paths, sources, strict=True)), want_chat_template=want_chat_template
-        )
-    finally:
-        for s in sources:
-            s.close()
+    with ExitStack() as stack:
+        files = [(p, stack.enter_context(FileSource(root / p))) for p in paths]
+        return read_model_metadata(files, want_chat_template=want_chat_template)
 
 
 def _main_gguf_parts(paths: list[str]) -> list[str]:
@@ -172,7 +168,7 @@ def _shallowest(by_path: Mapping[str, ByteSource], name: str) -> ByteSource | No
 def _transformers_metadata(
     by_path: Mapping[str, ByteSource], want_chat_template: bool
 ) -> ModelMetadata:
-    weights = sorted(p for p in by_path if p.endswith(".safetensors"))
+    weights = _safetensors_weights(by_path)
     meta = ModelMetadata(format="safetensors" if weights else "other")
     if weights:
         params = 0
@@ -211,6 +207,19 @@ def _transformers_metadata(
     meta.has_chat_template = template is not None
     meta.chat_template = template if want_chat_template else None
     return meta
+
+
+def _safetensors_weights(by_path: Mapping[str, ByteSource]) -> list[str]:
+    """The weight files: the shards an index names if there is one (a repo may also carry
+    e.g. ``consolidated.safetensors``, the same weights again), else every .safetensors."""
+    for p in sorted(by_path, key=lambda p: (p.count("/"), p)):
+        if p.endswith(".safetensors.index.json"):
+            folder = posixpath.dirname(p)
+            named = [
+                posixpath.normpath(posixpath.join(folder, s)) for s in index_shards(by_path[p])
+            ]
+            return [s for s in named if s in by_path]
+    return sorted(p for p in by_path if p.endswith(".safetensors"))
 
 
 def structural_problems(path: str, source: ByteSource) -> list[str]:
