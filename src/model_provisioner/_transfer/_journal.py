@@ -102,13 +102,16 @@ class Journal:
         self._dirty = True
 
     def sync(self) -> None:
-        if self._dirty:
+        if self._dirty and self._fd >= 0:
             self._dirty = False
             os.fdatasync(self._fd)
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._fd)
+        """Idempotent: a second close must not hit a descriptor number reused by a socket."""
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def remove(self) -> None:
         """The partial is verified (or discarded): the journal has nothing left to say."""

@@ -148,17 +148,17 @@ class Worker:
     def _fetch_once(self, state: FileState, start: int, end: int) -> int:
         """One GET for [start, end); returns how far it got (== end on success)."""
         url = state.url or state.job.url
-        pos = start
         with wire_errors(url, self.disk(state)):
             try:
                 response, url = self._open(state, start, end)
                 pos = self._read_body(state, response, start, end)
-            except (Transient, Stopped):
-                self.conns.drop(url)
+                if pos < end:
+                    raise Transient(f"short body from {redact(url)}")
+            except RangeIgnored:
                 raise
-            if pos < end:
-                self.conns.drop(url)
-                raise Transient(f"short body from {redact(url)}")
+            except BaseException:
+                self.conns.close()  # mid-answer, a connection's state is unknown
+                raise
         return pos
 
     def _read_body(
@@ -204,7 +204,7 @@ class Worker:
                     self._write_free(state, view[:n], pos)
                     pos += n
             except BaseException:
-                self.conns.drop(url)
+                self.conns.close()
                 raise
 
     def _write_free(self, state: FileState, data: memoryview, pos: int) -> None:

@@ -1,0 +1,175 @@
+"""The engine against the real fixture Hub: every fault ends in the right bytes or a clear error."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from model_provisioner._errors import AuthError, Cancelled, IntegrityError, NetworkError
+from model_provisioner._hub import HubSettings
+from model_provisioner._progress import TransferStats
+from model_provisioner._transfer import TransferEngine
+from model_provisioner._transfer._journal import Journal, Validator, journal_path, load
+from model_provisioner._transfer._ranges import RangeSet
+from tests.hub import FixtureHub, HubServer
+from tests.transfer_helpers import FAST, Fetch, MiB, make_fetch, run_engine
+
+TOKEN = "hf_fixture_token"
+BIG = "weights.gguf"
+SMALL = "config.json"
+
+
+@pytest.fixture
+def fetch(fixture_hub: FixtureHub, tmp_path: Path) -> Fetch:
+    return make_fetch(fixture_hub, tmp_path, {BIG: 20 * MiB + 123, SMALL: 5000, "empty.txt": 0})
+
+
+@pytest.fixture
+def settings(hub_server: HubServer) -> HubSettings:
+    return HubSettings(endpoint=hub_server.url, token=TOKEN)
+
+
+def assert_fetched(fetch: Fetch, jobs: Any, hashes: dict[str, str]) -> None:
+    for job in jobs:
+        assert hashes[job.path] == fetch.sha256(job.path)
+        assert job.partial.read_bytes() == fetch.sources[job.path].read_bytes()
+        assert not journal_path(job.partial).exists()
+
+
+def test_clean_pull_of_several_files(
+    fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    jobs = fetch.jobs(settings)
+    stats = TransferStats()
+    hashes = TransferEngine(settings, FAST).run(jobs, stats, threading.Event())
+    assert_fetched(fetch, jobs, hashes)
+    assert all(c.done and c.verified == c.size for c in stats.copy().values())
+    ranged = [e for e in hub_server.log() if e.file == BIG and e.range]
+    assert len(ranged) >= 5  # 20 MiB in 4 MiB parts over several connections
+    served = hub_server.bytes_served(BIG)
+    assert served == fetch.sources[BIG].stat().st_size
+
+
+def test_token_goes_to_the_hub_never_to_the_cdn(
+    fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    run_engine(settings, fetch.jobs(settings, [BIG]))
+    log = [e for e in hub_server.log() if e.file == BIG]
+    assert {e.listener for e in log} == {"hub", "cdn"}
+    assert all(e.authorization for e in log if e.listener == "hub")
+    assert not any(e.authorization for e in log if e.listener == "cdn")
+
+
+FAULTS = [
+    pytest.param({"kind": "reset", "after_bytes": 3 * MiB, "times": 2}, id="reset-mid-body"),
+    pytest.param({"kind": "status", "status": 500, "times": 2}, id="500"),
+    pytest.param({"kind": "status", "status": 502}, id="502"),
+    pytest.param({"kind": "status", "status": 503, "times": 3}, id="503"),
+    pytest.param({"kind": "rate_limit", "retry_after": 1}, id="429-retry-after"),
+    pytest.param({"kind": "stall", "after_bytes": MiB, "seconds": 2.5}, id="stall"),
+    pytest.param({"kind": "short_body", "after_bytes": 2 * MiB, "times": 2}, id="short-body"),
+    pytest.param({"kind": "ignore_range", "times": None}, id="range-ignored"),
+    pytest.param({"kind": "ignore_range", "times": 1}, id="range-ignored-once"),
+    pytest.param({"kind": "no_linked_headers", "times": None}, id="no-linked-headers"),
+    pytest.param({"kind": "corrupt", "offset": 5 * MiB, "times": 1}, id="corrupt-once"),
+]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_fault_ends_in_the_right_bytes(
+    fault: dict[str, Any], fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    injected = hub_server.inject(BIG, **fault)
+    jobs = fetch.jobs(settings)
+    started = time.monotonic()
+    hashes = run_engine(settings, jobs)
+    assert injected.fired >= 1
+    assert_fetched(fetch, jobs, hashes)
+    elapsed = time.monotonic() - started
+    if fault["kind"] == "rate_limit":
+        assert elapsed >= 0.9  # Retry-After was honoured
+    if fault["kind"] == "stall":
+        assert elapsed < 2.0  # abandoned after stall_timeout, not waited out
+
+
+def test_corrupt_every_time_is_an_integrity_error(
+    fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    hub_server.inject(BIG, "corrupt", offset=7 * MiB, times=None)
+    jobs = fetch.jobs(settings, [BIG])
+    with pytest.raises(IntegrityError, match="sha256 mismatch"):
+        run_engine(settings, jobs)
+
+
+def test_corrupt_small_file_fails_its_git_sha1(
+    fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    hub_server.inject(SMALL, "corrupt", offset=10, times=None)
+    with pytest.raises(IntegrityError, match="git sha1 mismatch"):
+        run_engine(settings, fetch.jobs(settings, [SMALL]))
+
+
+def test_persistent_503_gives_up_with_a_network_error(
+    fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    hub_server.inject(BIG, "status", status=503, times=None)
+    with pytest.raises(NetworkError, match="HTTP 503") as info:
+        run_engine(settings, fetch.jobs(settings, [BIG]))
+    assert TOKEN not in str(info.value) and "Signature" not in str(info.value)
+
+
+def test_private_repo_without_token_is_an_auth_error(
+    fetch: Fetch, hub_server: HubServer, fixture_hub: FixtureHub
+) -> None:
+    fixture_hub.set_flags("Fixture/Transfer-Test", private=True)
+    anonymous = HubSettings(endpoint=hub_server.url, token=None)
+    with pytest.raises(AuthError):
+        run_engine(anonymous, fetch.jobs(anonymous, [SMALL]))
+
+
+def test_cancel_keeps_partial_and_journal_for_resume(
+    fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    hub_server.inject(BIG, "stall", after_bytes=MiB, seconds=2.0, times=None, where="cdn")
+    cancel = threading.Event()
+    jobs = fetch.jobs(settings, [BIG])
+    timer = threading.Timer(0.8, cancel.set)
+    timer.start()
+    with pytest.raises(Cancelled):
+        run_engine(settings, jobs, dataclasses.replace(FAST, stall_timeout=10.0), cancel)
+    assert jobs[0].partial.exists() and journal_path(jobs[0].partial).exists()
+    done = load(jobs[0].partial, Validator(jobs[0].size, jobs[0].sha256, None))
+    assert done is not None and done.total >= 2 * MiB
+    hub_server.faults.clear()
+    hashes = run_engine(settings, jobs)
+    assert_fetched(fetch, jobs, hashes)
+    again = sum(e.bytes_sent for e in hub_server.log() if e.file == BIG and e.fault is None)
+    assert again == jobs[0].size - done.total  # only the missing bytes
+
+
+def test_upstream_changed_discards_the_partial(
+    fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    job = fetch.jobs(settings, [BIG])[0]
+    job.partial.parent.mkdir(parents=True, exist_ok=True)
+    job.partial.write_bytes(b"\0" * job.size)
+    other = Validator(job.size, "0" * 64, None)  # the journal of another upstream's bytes
+    Journal(job.partial, other, RangeSet.of([(0, job.size)])).close()
+    hashes = run_engine(settings, [job])
+    assert_fetched(fetch, [job], hashes)
+
+
+def test_same_blob_under_two_paths_is_fetched_once(
+    fixture_hub: FixtureHub, tmp_path: Path, settings: HubSettings, hub_server: HubServer
+) -> None:
+    fetch = make_fetch(fixture_hub, tmp_path, {"a.gguf": 3 * MiB})
+    (job,) = fetch.jobs(settings)
+    twin = dataclasses.replace(job, path="b.gguf")
+    hashes = run_engine(settings, [job, twin])
+    assert hashes["a.gguf"] == hashes["b.gguf"] == fetch.sha256("a.gguf")
+    assert hub_server.bytes_served("a.gguf") == 3 * MiB

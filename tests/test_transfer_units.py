@@ -1,0 +1,189 @@
+"""Transfer engine pieces without a network: ranges, journal, retry policy, error mapping."""
+
+from __future__ import annotations
+
+import errno
+import http.client
+import os
+import socket
+import ssl
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from model_provisioner._errors import AuthError, DiskSpaceError, ModelNotFound, NetworkError
+from model_provisioner._transfer._journal import Journal, Validator, journal_path, load, parse
+from model_provisioner._transfer._ranges import MiB, RangeSet, next_part, part_size
+from model_provisioner._transfer._retry import Attempts, RetryPolicy
+from model_provisioner._transfer._wire import (
+    DiskContext,
+    Transient,
+    parse_content_range,
+    parse_retry_after,
+    redact,
+    wire_errors,
+)
+
+spans = st.lists(st.tuples(st.integers(0, 200), st.integers(0, 200)), max_size=12)
+
+
+# -- ranges -----------------------------------------------------------------------------------
+
+
+@given(spans, spans)
+def test_rangeset_matches_a_set_of_bytes(
+    adds: list[tuple[int, int]], removes: list[tuple[int, int]]
+) -> None:
+    ranges, model = RangeSet(), set()
+    for a, b in adds:
+        ranges.add(a, b)
+        model |= set(range(a, b))
+    for a, b in removes:
+        ranges.remove(a, b)
+        model -= set(range(a, b))
+    assert {i for s, e in ranges for i in range(s, e)} == model
+    assert ranges.total == len(model)
+    assert all(e1 < s2 for (_, e1), (s2, _) in zip(ranges.spans, ranges.spans[1:], strict=False))
+    gaps = {i for s, e in ranges.gaps(200) for i in range(s, e)}
+    assert gaps == set(range(200)) - model
+
+
+def test_prefix_and_gaps() -> None:
+    ranges = RangeSet.of([(0, 10), (20, 30)])
+    assert ranges.prefix() == 10
+    assert ranges.gaps(40) == [(10, 20), (30, 40)]
+    assert ranges.gaps(40, start=25) == [(30, 40)]
+    assert RangeSet.of([(5, 10)]).prefix() == 0
+
+
+def test_part_size_shrinks_toward_the_end() -> None:
+    assert part_size(1 << 30, 8) == 32 * MiB
+    assert part_size(100 << 30, 8) == 64 * MiB
+    assert part_size(10 * MiB, 8) == 4 * MiB
+
+
+def test_next_part_takes_the_first_free_span() -> None:
+    busy = RangeSet.of([(0, 100)])
+    assert next_part(1000, busy, 300) == (100, 400)
+    assert next_part(100, busy, 300) is None
+
+
+# -- journal ----------------------------------------------------------------------------------
+
+
+def test_journal_round_trip_and_torn_last_line(tmp_path: Path) -> None:
+    partial = tmp_path / "x.part"
+    validator = Validator(1000, "a" * 64, None)
+    journal = Journal(partial, validator, RangeSet.of([(0, 10)]))
+    journal.append(100, 200)
+    journal.append(10, 100)
+    journal.sync()
+    journal.close()
+    journal.close()  # idempotent
+    with open(journal_path(partial), "a") as f:
+        f.write("300 40")  # a kill in the middle of a line
+    done = load(partial, validator)
+    assert done is not None and done.spans == [(0, 200)]
+
+
+def test_journal_of_another_upstream_is_ignored(tmp_path: Path) -> None:
+    partial = tmp_path / "x.part"
+    Journal(partial, Validator(1000, "a" * 64, None), RangeSet.of([(0, 10)])).close()
+    assert load(partial, Validator(1000, "b" * 64, None)) is None
+    assert load(partial, Validator(999, "a" * 64, None)) is None
+    assert load(tmp_path / "missing.part", Validator(1000, "a" * 64, None)) is None
+
+
+def test_journal_ignores_garbage_and_out_of_range_lines() -> None:
+    header = '{"version": 1, "size": 50, "sha256": null, "git_sha1": "x", "etag": null}\n'
+    parsed = parse(header + "0 10\nnope\n40 60\n-5 3\n10 20\n", 50)
+    assert parsed is not None and parsed[1].spans == [(0, 20)]
+    assert parse("not json\n0 10\n", 50) is None
+
+
+def test_validator_compares_etags_only_when_both_known() -> None:
+    a = Validator(10, "s", None, etag="e1")
+    assert a.matches(Validator(10, "s", None))
+    assert not a.matches(Validator(10, "s", None, etag="e2"))
+
+
+# -- retries ----------------------------------------------------------------------------------
+
+
+def test_backoff_grows_is_capped_and_honours_retry_after() -> None:
+    policy = RetryPolicy(backoff_base=1.0, backoff_cap=8.0, retry_after_cap=30.0)
+    assert [policy.delay(n, None, rand=lambda: 1.0) for n in (1, 2, 3, 4, 5)] == [1, 2, 4, 8, 8]
+    assert policy.delay(3, None, rand=lambda: 0.0) == 2.0  # jitter keeps at least half
+    assert policy.delay(1, 5.0) == 5.0
+    assert policy.delay(1, 3600.0) == 30.0
+
+
+def test_attempts_reset_on_progress_and_stay_bounded() -> None:
+    attempts = Attempts(RetryPolicy(retries=2, max_total=5))
+    assert attempts.failed(0) and attempts.failed(0)
+    assert not attempts.failed(0)  # third failure without progress
+    attempts = Attempts(RetryPolicy(retries=2, max_total=5))
+    assert all(attempts.failed(p) for p in (1, 2, 3, 4, 5))
+    assert not attempts.failed(6)  # progress, but the total is spent
+
+
+# -- wire: parsing, redaction, error mapping ----------------------------------------------------
+
+
+def test_parse_headers() -> None:
+    assert parse_content_range("bytes 0-9/100") == (0, 10, 100)
+    assert parse_content_range("bytes 5-9/*") == (5, 10, None)
+    assert parse_content_range("items 0-9/100") is None
+    assert parse_content_range(None) is None
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after("soon") is None
+
+
+def test_redact_drops_userinfo_and_signed_query() -> None:
+    url = "https://user:hf_secret@cdn.example:8443/repos/a/b?Signature=abc&X-Amz-Security-Token=t"
+    assert redact(url) == "https://cdn.example:8443/repos/a/b"
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        TimeoutError(),
+        socket.timeout(),  # noqa: UP041 - the alias is what old code raises
+        ConnectionResetError(),
+        ConnectionRefusedError(),
+        BrokenPipeError(),
+        http.client.IncompleteRead(b"", 10),
+        http.client.RemoteDisconnected(),
+        http.client.BadStatusLine("x"),
+        ssl.SSLError(),
+        socket.gaierror(),
+        OSError(errno.EHOSTUNREACH, "no route"),
+    ],
+)
+def test_wire_errors_map_network_failures_to_transient(raised: BaseException) -> None:
+    with pytest.raises(Transient) as info, wire_errors("http://h/p?Signature=hf_secret"):
+        raise raised
+    assert "hf_secret" not in str(info.value)
+
+
+def test_wire_errors_map_enospc_to_disk_space(tmp_path: Path) -> None:
+    disk = DiskContext(tmp_path / "x.part", need=lambda: 3 << 30, have=lambda: 1 << 30)
+    with (
+        pytest.raises(DiskSpaceError, match=r"need 3\.2 GB, have 1\.1 GB"),
+        wire_errors("http://h/p", disk),
+    ):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize("ours", [AuthError("a"), ModelNotFound("m"), NetworkError("n")])
+def test_wire_errors_let_ours_through(ours: BaseException) -> None:
+    with pytest.raises(type(ours)), wire_errors("http://h/p"):
+        raise ours
+
+
+def test_wire_errors_leave_other_os_errors_alone() -> None:
+    with pytest.raises(PermissionError), wire_errors("http://h/p"):
+        raise PermissionError(errno.EACCES, "denied")
