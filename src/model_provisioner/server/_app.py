@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from .._provisioner import ModelProvisioner
-from . import _download_routes, _hive_routes, _hub_routes, _model_routes
+from . import _download_routes, _hive_routes, _hub_routes, _model_routes, _page
 from ._auth import BearerAuth
 from ._errors import install_error_handlers
 from ._jobs import JobManager
@@ -65,4 +65,5 @@ def create_app(provisioner: ModelProvisioner, options: ServiceOptions | None = N
     app.include_router(_download_routes.router)
     app.include_router(_model_routes.router)
     app.include_router(_hub_routes.router)
+    app.include_router(_page.router)
     return app
