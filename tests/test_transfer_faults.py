@@ -173,3 +173,26 @@ def test_same_blob_under_two_paths_is_fetched_once(
     hashes = run_engine(settings, [job, twin])
     assert hashes["a.gguf"] == hashes["b.gguf"] == fetch.sha256("a.gguf")
     assert hub_server.bytes_served("a.gguf") == 3 * MiB
+
+
+def test_finished_partial_without_journal_is_rehashed_not_refetched(
+    fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    """Another process verified it but has not renamed it into the store yet."""
+    job = fetch.jobs(settings, [BIG])[0]
+    job.partial.parent.mkdir(parents=True, exist_ok=True)
+    job.partial.write_bytes(fetch.sources[BIG].read_bytes())
+    hashes = run_engine(settings, [job])
+    assert_fetched(fetch, [job], hashes)
+    assert hub_server.bytes_served(BIG) == 0
+
+
+def test_unknown_partial_without_journal_is_replaced(
+    fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    job = fetch.jobs(settings, [BIG])[0]
+    job.partial.parent.mkdir(parents=True, exist_ok=True)
+    job.partial.write_bytes(b"\1" * job.size)
+    hub_server.inject(BIG, "corrupt", offset=MiB, times=1)  # the one retry is still there
+    hashes = run_engine(settings, [job])
+    assert_fetched(fetch, [job], hashes)

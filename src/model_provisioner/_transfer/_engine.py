@@ -50,7 +50,7 @@ class TransferOptions:
     backoff_cap: float = 10.0
     retry_after_cap: float = 60.0
     buffer_size: int = 1 << 20  # per connection
-    checkpoint: int = 8 << 20  # journal progress inside a part this often
+    checkpoint: int = 2 << 20  # journal progress inside a part this often
     journal_interval: float = 0.5  # fdatasync journals this often
     preallocate: bool = True
 

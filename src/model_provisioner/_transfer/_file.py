@@ -73,6 +73,18 @@ def _fresh_file(partial: Path, size: int) -> int:
     return fd
 
 
+def _open_existing(partial: Path, size: int) -> int:
+    """A descriptor on ``partial`` if it exists with the expected size, else -1."""
+    try:
+        fd = os.open(partial, os.O_RDWR)
+    except OSError:
+        return -1
+    if os.fstat(fd).st_size != size:
+        os.close(fd)
+        return -1
+    return fd
+
+
 @dataclass
 class FileState:
     """Shared state of one job; fields under ``lock`` unless noted."""
@@ -89,6 +101,7 @@ class FileState:
     streaming: int = 0
     restarts: int = 0
     finished: bool = False
+    unjournaled: bool = False  # opened a full-size partial with no journal: rehash it first
     stream_attempts: Attempts = field(init=False)
     sha256: Any = field(init=False)  # hashlib objects: written by the hasher thread only
     sha1: Any = field(init=False)
@@ -112,21 +125,23 @@ class FileState:
         self.hashed = 0
 
     def open(self, *, fresh: bool, prealloc: bool) -> int:
-        """Open the partial (resuming from its journal unless ``fresh``); returns bytes done."""
+        """Open the partial (resuming from its journal unless ``fresh``); returns bytes done.
+
+        A full-size partial without a journal may be a verified file another process has not
+        renamed into the store yet: it is rehashed, never replaced unseen.
+        """
         partial = self.job.partial
         partial.parent.mkdir(parents=True, exist_ok=True)
         done = None if fresh else load(partial, self.validator)
-        fd = -1
-        if done is not None:
-            with contextlib.suppress(OSError):
-                fd = os.open(partial, os.O_RDWR)
-                if os.fstat(fd).st_size != self.size:
-                    os.close(fd)
-                    fd = -1
-        if fd < 0:
+        fd = -1 if fresh else _open_existing(partial, self.size)
+        self.unjournaled = done is None and fd >= 0
+        if self.unjournaled:
+            done = RangeSet.of([(0, self.size)])
+        if fd < 0 or done is None:
+            if fd >= 0:
+                os.close(fd)
             done = RangeSet()
             fd = _fresh_file(partial, self.size)
-        assert done is not None
         self.fd, self.done, self.claimed = fd, done, RangeSet()
         self.single, self.streaming = False, 0
         self.stream_attempts = Attempts(self.policy)
@@ -139,7 +154,7 @@ class FileState:
     def restart(self, prealloc: bool) -> None:
         """Throw the bytes away and start over on a new inode (after a hash mismatch)."""
         self.close()
-        self.restarts += 1
+        self.restarts += 0 if self.unjournaled else 1
         self.url = None
         self.open(fresh=True, prealloc=prealloc)
 

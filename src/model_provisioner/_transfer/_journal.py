@@ -43,6 +43,12 @@ def journal_path(partial: Path) -> Path:
     return partial.with_name(partial.name + ".journal")
 
 
+def discard_journal(partial: Path) -> None:
+    """Drop the journal of a partial that was committed (renamed into the store) or abandoned."""
+    with contextlib.suppress(FileNotFoundError):
+        journal_path(partial).unlink()
+
+
 def parse(text: str, size: int) -> tuple[Validator, RangeSet] | None:
     """Validator and ranges from journal text; None when the header is unreadable."""
     lines = text.split("\n")

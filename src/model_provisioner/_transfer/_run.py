@@ -187,7 +187,7 @@ class Run:
                 self.results[job.path] = state.sha256.hexdigest()
                 self.cond.notify_all()
             return
-        if state.restarts >= 1:
+        if state.restarts >= 1 and not state.unjournaled:
             raise IntegrityError(f"{job.path}: {problem} twice; giving up", problems=[problem])
         self.stats.rewind(job.path, job.size)
         self.hasher.forget(state)
