@@ -22,7 +22,7 @@ def verify_entry(store: Store, entry: Entry) -> VerifyReport:
     info = entry.info
     folder = store.model_dir(info.provider, info.repo, info.commit)
     checks = [_check_file(folder / safe_relpath(f.path), f) for f in info.files]
-    checks += [FileCheck(info.reference, False, p) for p in split_problems(info_paths(info))]
+    checks += [FileCheck(info.reference, False, p) for p in _split_problems(folder, info)]
     report = VerifyReport(info.reference, checks, sum(f.size for f in info.files))
     if not report.ok:
         raise IntegrityError(
@@ -35,8 +35,16 @@ def verify_entry(store: Store, entry: Entry) -> VerifyReport:
     return report
 
 
-def info_paths(info: ModelInfo) -> list[str]:
-    return [f.path for f in info.files]
+def _split_problems(folder: Path, info: ModelInfo) -> list[str]:
+    """Split parts and the shards an index names must all be there."""
+    paths = [f.path for f in info.files]
+    indexes = [p for p in paths if p.endswith(".safetensors.index.json")]
+    sources = {p: FileSource(folder / p) for p in indexes if (folder / p).is_file()}
+    try:
+        return split_problems(paths, sources)
+    finally:
+        for source in sources.values():
+            source.close()
 
 
 def _check_file(path: Path, expected: ModelFile) -> FileCheck:
