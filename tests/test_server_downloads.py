@@ -19,7 +19,7 @@ from tests.test_server_support import (
 
 def _stall(hub_server: HubServer, seconds: float = 1.5) -> None:
     """The big file pauses after 4 MiB, so the job is surely running while we look at it."""
-    hub_server.faults.inject("*big*.gguf", "stall", after_bytes=4 << 20, seconds=seconds)
+    hub_server.faults.inject("*big*.gguf", "stall", after_bytes=1 << 20, seconds=seconds)
 
 
 def test_second_request_joins_the_running_job(home: Path, hub_server: HubServer) -> None:

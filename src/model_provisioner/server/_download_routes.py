@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Response, status
-from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from . import _sse as sse
 from ._deps import JobById, Jobs
-from ._schemas import DownloadAccepted, DownloadRequest, ErrorBody, JobOut, ProgressOut
+from ._schemas import DownloadAccepted, DownloadRequest, ErrorBody, JobOut
+from ._sse import EventStream
 
 router = APIRouter(tags=["downloads"])
 
@@ -50,10 +51,14 @@ async def cancel_download(job_id: str, jobs: Jobs) -> JobOut:
 
 @router.get(
     "/v1/downloads/{job_id}/events",
-    response_class=EventSourceResponse,
-    responses={404: {"model": ErrorBody}},
+    response_class=EventStream,
+    responses={**sse.OPENAPI, 404: {"model": ErrorBody}},
 )
-async def download_events(job: JobById) -> AsyncIterator[ServerSentEvent]:
+async def download_events(job: JobById) -> EventStream:
     """Server-Sent Events, each a DownloadProgress; the last has stage complete or error."""
-    async for event in job.events():
-        yield ServerSentEvent(data=ProgressOut.of(event).model_dump(mode="json"))
+
+    async def stream() -> AsyncIterator[bytes]:
+        async for event in job.events():
+            yield sse.PING if event is None else sse.data(event.to_dict())
+
+    return EventStream(stream())

@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from .._progress import DownloadProgress, Stage
+from . import _sse as sse
 from ._deps import Jobs
 from ._jobs import Job
 from ._schemas import ErrorBody, HiveDownloadAnswer, HiveDownloadRequest
+from ._sse import EventStream
 
 CACHED = "cached"
 
@@ -42,19 +43,21 @@ def _job_or_cached(
 
 @router.get(
     "/v1/models/download/progress",
-    response_class=EventSourceResponse,
-    responses={404: {"model": ErrorBody}},
+    response_class=EventStream,
+    responses={**sse.OPENAPI, 404: {"model": ErrorBody}},
 )
-async def hive_progress(
-    job: Annotated[Job | None, Depends(_job_or_cached)],
-) -> AsyncIterator[ServerSentEvent]:
+async def hive_progress(job: Annotated[Job | None, Depends(_job_or_cached)]) -> EventStream:
     """The original event stream: downloading..., then complete or error, then [DONE]."""
-    if job is None:
-        yield ServerSentEvent(data={"stage": "complete", "local_path": None})
-    else:
-        async for event in job.events():
-            yield ServerSentEvent(data=hive_event(event))
-    yield ServerSentEvent(raw_data="[DONE]")
+
+    async def stream() -> AsyncIterator[bytes]:
+        if job is None:
+            yield sse.data({"stage": "complete", "local_path": None})
+        else:
+            async for event in job.events():
+                yield sse.PING if event is None else sse.data(hive_event(event))
+        yield sse.data("[DONE]")
+
+    return EventStream(stream())
 
 
 def hive_event(event: DownloadProgress) -> dict[str, Any]:

@@ -128,12 +128,18 @@ class Job:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
-    async def events(self) -> AsyncIterator[DownloadProgress]:
-        """The current state at once, then each newer state, ending after the terminal one."""
+    async def events(self, heartbeat: float = 15.0) -> AsyncIterator[DownloadProgress | None]:
+        """The current state at once, then each newer state, ending after the terminal one.
+
+        ``None`` after ``heartbeat`` seconds without news, so a stream can send a keep-alive.
+        """
         seen = -1
         while True:
             if self.version == seen:
-                await self._changed.wait()
+                try:
+                    await asyncio.wait_for(self._changed.wait(), heartbeat)
+                except TimeoutError:
+                    yield None
                 continue
             seen, state = self.version, self.state
             yield state

@@ -8,6 +8,7 @@ prefix (``/v1/paths/...``, ``/v1/verify/...``) instead of a suffix a repo name c
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from ._deps import Provisioner
 from ._schemas import DiskUsage, ModelOut, ModelPath, ModelUsage, VerifyOut
@@ -15,10 +16,14 @@ from ._schemas import DiskUsage, ModelOut, ModelPath, ModelUsage, VerifyOut
 router = APIRouter(tags=["models"])
 
 
-@router.get("/v1/models")
-def list_models(provisioner: Provisioner) -> list[ModelOut]:
-    """Every installed model (reads manifests only)."""
-    return [ModelOut.of(info) for info in provisioner.list_models()]
+@router.get("/v1/models", response_model=list[ModelOut])
+def list_models(provisioner: Provisioner) -> JSONResponse:
+    """Every installed model (reads manifests only).
+
+    The library's summaries are already the schema's JSON: sent as they are, not validated a
+    second time, since this is the route an orchestrator polls.
+    """
+    return JSONResponse([info.summary() for info in provisioner.list_models()])
 
 
 @router.get("/v1/models/{reference:path}")
