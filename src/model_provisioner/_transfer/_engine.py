@@ -53,6 +53,7 @@ class TransferOptions:
     checkpoint: int = 2 << 20  # journal progress inside a part this often
     journal_interval: float = 0.5  # fdatasync journals this often
     preallocate: bool = True
+    direct_io: bool = False  # O_DIRECT for aligned writes and hash read-back
 
     def policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -140,6 +141,7 @@ class TransferEngine:
             ),
             connections=max(1, opts.max_connections),
             preallocate=opts.preallocate,
+            direct_io=opts.direct_io,
             journal_interval=opts.journal_interval,
         )
         files = [FileState(job, policy) for job in jobs]

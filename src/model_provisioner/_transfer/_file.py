@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._direct import open_direct
 from ._journal import Journal, Validator, load
 from ._ranges import RangeSet, Span, next_part
 from ._retry import Attempts, RetryPolicy
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
     from ._engine import TransferJob
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+_SYNC_FILE_RANGE_WAIT_BEFORE = 1
 _SYNC_FILE_RANGE_WRITE = 2
+_SYNC_FILE_RANGE_WAIT_AFTER = 4
 
 
 def start_writeback(fd: int, offset: int, length: int) -> None:
@@ -34,14 +37,28 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
 
     Dirty pages then reach the disk during the download, so the final fsync is short.
     """
-    func = getattr(_libc, "sync_file_range", None)
-    if (
-        func is not None
-        and func(fd, ctypes.c_int64(offset), ctypes.c_int64(length), _SYNC_FILE_RANGE_WRITE) == 0
-    ):
-        return
+    _sync_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+
+def write_out_and_drop(fd: int, offset: int, length: int) -> None:
+    """Wait until [offset, offset+length) is on disk, then drop it from the page cache.
+
+    The hasher is done with those pages; freeing them lets the next writes reuse warm pages
+    instead of faulting fresh memory in (costly on VMs that return free memory to the host).
+    """
+    flags = _SYNC_FILE_RANGE_WAIT_BEFORE | _SYNC_FILE_RANGE_WRITE | _SYNC_FILE_RANGE_WAIT_AFTER
+    if not _sync_range(fd, offset, length, flags):
+        with contextlib.suppress(OSError):
+            os.fdatasync(fd)
     with contextlib.suppress(OSError, AttributeError):
         os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+
+
+def _sync_range(fd: int, offset: int, length: int, flags: int) -> bool:
+    func = getattr(_libc, "sync_file_range", None)
+    if func is None:
+        return False
+    return bool(func(fd, ctypes.c_int64(offset), ctypes.c_int64(length), flags) == 0)
 
 
 def preallocate(fd: int, size: int) -> None:
@@ -92,6 +109,7 @@ class FileState:
     job: TransferJob
     policy: RetryPolicy
     fd: int = -1
+    dfd: int = -1  # the same inode opened O_DIRECT, or -1
     done: RangeSet = field(default_factory=RangeSet)
     claimed: RangeSet = field(default_factory=RangeSet)
     journal: Journal | None = None
@@ -101,6 +119,7 @@ class FileState:
     streaming: int = 0
     restarts: int = 0
     finished: bool = False
+    direct: bool = True
     unjournaled: bool = False  # opened a full-size partial with no journal: rehash it first
     stream_attempts: Attempts = field(init=False)
     sha256: Any = field(init=False)  # hashlib objects: written by the hasher thread only
@@ -124,7 +143,7 @@ class FileState:
         self.sha1 = hashlib.sha1(b"blob %d\0" % self.size) if self.job.git_sha1 else None
         self.hashed = 0
 
-    def open(self, *, fresh: bool, prealloc: bool) -> int:
+    def open(self, *, fresh: bool, prealloc: bool, direct: bool = True) -> int:
         """Open the partial (resuming from its journal unless ``fresh``); returns bytes done.
 
         A full-size partial without a journal may be a verified file another process has not
@@ -143,6 +162,8 @@ class FileState:
             done = RangeSet()
             fd = _fresh_file(partial, self.size)
         self.fd, self.done, self.claimed = fd, done, RangeSet()
+        self.dfd = open_direct(fd) if direct else -1
+        self.direct = direct
         self.single, self.streaming = False, 0
         self.stream_attempts = Attempts(self.policy)
         self._reset_hashes()
@@ -156,15 +177,16 @@ class FileState:
         self.close()
         self.restarts += 0 if self.unjournaled else 1
         self.url = None
-        self.open(fresh=True, prealloc=prealloc)
+        self.open(fresh=True, prealloc=prealloc, direct=self.direct)
 
     def close(self) -> None:
         if self.journal is not None:
             self.journal.close()
-        if self.fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self.fd)
-            self.fd = -1
+        for fd in (self.dfd, self.fd):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.fd = self.dfd = -1
 
     # -- claims (called by workers) --------------------------------------------------------------
 

@@ -9,11 +9,13 @@ moments after the last byte arrives, with no second pass over the file.
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from collections.abc import Callable
 
 from .._progress import TransferStats
-from ._file import FileState, start_writeback
+from ._direct import aligned_buffer, read_at
+from ._file import FileState, start_writeback, write_out_and_drop
 
 READ_SIZE = 4 << 20
 WRITEBACK_EVERY = 16 << 20
@@ -35,12 +37,24 @@ class Hasher:
         self.on_error = on_error
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._buffer = bytearray(READ_SIZE)
+        self._buffer = aligned_buffer(READ_SIZE)
         self._flushed: dict[int, int] = {}
         self._thread = threading.Thread(target=self._run, name="hasher", daemon=True)
+        self._dropper: queue.Queue[tuple[int, int, int] | None] = queue.Queue()
+        self._dropper_thread = threading.Thread(target=self._drop, name="dropper", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+        self._dropper_thread.start()
+
+    def _drop(self) -> None:
+        """Behind the hasher: wait for hashed ranges to reach the disk, then uncache them."""
+        while (item := self._dropper.get()) is not None:
+            fd, offset, length = item
+            try:
+                write_out_and_drop(fd, offset, length)
+            finally:
+                os.close(fd)
 
     def poke(self) -> None:
         self._wake.set()
@@ -49,6 +63,8 @@ class Hasher:
         self._stop.set()
         self._wake.set()
         self._thread.join()
+        self._dropper.put(None)
+        self._dropper_thread.join()
 
     def _run(self) -> None:
         try:
@@ -81,7 +97,7 @@ class Hasher:
         start = state.hashed
         while state.hashed < upto:
             want = min(READ_SIZE, upto - state.hashed)
-            n = os.preadv(state.fd, [view[:want]], state.hashed)
+            n = read_at(state.fd, state.dfd, view, state.hashed, want)
             if n <= 0:
                 raise OSError(f"short read from {state.job.partial.name} at {state.hashed}")
             chunk = view[:n]
@@ -93,6 +109,7 @@ class Hasher:
         flushed = self._flushed.get(id(state), 0)
         if state.hashed - flushed >= WRITEBACK_EVERY or state.hashed == state.size:
             start_writeback(state.fd, flushed, state.hashed - flushed)
+            self._dropper.put((os.dup(state.fd), flushed, state.hashed - flushed))
             self._flushed[id(state)] = state.hashed
 
     def forget(self, state: FileState) -> None:

@@ -30,6 +30,7 @@ class RunConfig:
     worker: WorkerConfig
     connections: int
     preallocate: bool
+    direct_io: bool
     journal_interval: float
 
 
@@ -79,7 +80,9 @@ class Run:
     def _open_all(self) -> None:
         for state in self.files:
             with wire_errors(state.job.url, self.disk(state)):
-                done = state.open(fresh=False, prealloc=self.config.preallocate)
+                done = state.open(
+                    fresh=False, prealloc=self.config.preallocate, direct=self.config.direct_io
+                )
             if done:
                 self.stats.received(state.job.path, done)
 

@@ -8,7 +8,6 @@ Progress inside a part is journaled every ``checkpoint`` bytes, so a kill loses 
 from __future__ import annotations
 
 import http.client
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from .._errors import IntegrityError, NetworkError
 from .._hub import HubSettings
 from .._progress import TransferStats
+from ._direct import aligned_buffer, write_at
 from ._file import FileState
 from ._ranges import Span
 from ._retry import Attempts, RetryPolicy
@@ -61,7 +61,7 @@ class Worker:
         self.stop = stop
         self.disk = disk
         self.conns = Connections(config.stall_timeout)
-        self.buffer = bytearray(config.buffer_size)
+        self.buffer = aligned_buffer(config.buffer_size)
 
     # -- one span, with retries ------------------------------------------------------------------
 
@@ -164,26 +164,45 @@ class Worker:
     def _read_body(
         self, state: FileState, response: http.client.HTTPResponse, start: int, end: int
     ) -> int:
-        """Socket -> buffer -> partial file; journal a checkpoint every few MiB."""
+        """Socket -> buffer -> partial file; journal a checkpoint every few MiB.
+
+        The buffer is filled before each write, so writes stay aligned (direct I/O) except
+        at the file's end or after a cut: those few bytes go through the page cache.
+        """
         view = memoryview(self.buffer)
         pos = mark = start
-        path, fd = state.job.path, state.fd
         try:
             while pos < end:
                 if self.stop.is_set():
                     raise Stopped()
-                n = response.readinto(view[: min(len(view), end - pos)])
-                if not n:
-                    break
-                _pwrite_all(fd, view[:n], pos)
-                pos += n
-                self.stats.received(path, n)
+                want = min(len(view), end - pos)
+                got = self._fill(state, response, view[:want], pos)
+                pos += got
+                if got < want:
+                    break  # the body ended early
                 if pos - mark >= self.config.checkpoint:
                     state.complete(mark, pos)
                     mark = pos
         finally:
             state.complete(mark, pos)
         return pos
+
+    def _fill(
+        self, state: FileState, response: http.client.HTTPResponse, view: memoryview, pos: int
+    ) -> int:
+        """Fill ``view`` from the body, then write it at ``pos`` (also what came before a cut)."""
+        got = 0
+        try:
+            while got < len(view):
+                n = response.readinto(view[got:])
+                if not n:
+                    break
+                got += n
+        finally:
+            if got:
+                write_at(state.fd, state.dfd, view[:got], pos)
+                self.stats.received(state.job.path, got)
+        return got
 
     # -- servers that ignore Range -----------------------------------------------------------------
 
@@ -210,15 +229,9 @@ class Worker:
     def _write_free(self, state: FileState, data: memoryview, pos: int) -> None:
         for start, end in state.claim_within(pos, pos + len(data)):
             try:
-                _pwrite_all(state.fd, data[start - pos : end - pos], start)
+                write_at(state.fd, -1, data[start - pos : end - pos], start)
                 self.stats.received(state.job.path, end - start)
             except BaseException:
                 state.release(start, end)
                 raise
             state.complete(start, end)
-
-
-def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
-    while data:
-        n = os.pwrite(fd, data, offset)
-        data, offset = data[n:], offset + n

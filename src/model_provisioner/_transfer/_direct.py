@@ -1,0 +1,57 @@
+"""Positional I/O that bypasses the page cache where it can (``O_DIRECT``).
+
+Writing through the page cache costs a fresh page per 4 KiB; on virtual machines whose free
+memory is handed back to the host, touching fresh pages is the most expensive thing a download
+does (several CPU seconds per GiB, measured in benchmarks/pull.py). Aligned writes and reads go
+through a second, ``O_DIRECT`` descriptor on the same inode, straight between our reused buffers
+and the disk; anything unaligned (the file's tail, a piece cut short by a reset) takes the
+ordinary descriptor. The kernel keeps the two coherent.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+
+ALIGN = 4096
+_DIRECT = getattr(os, "O_DIRECT", 0)
+
+
+def open_direct(fd: int) -> int:
+    """An ``O_DIRECT`` descriptor on the inode behind ``fd``, or -1 where unsupported."""
+    if not _DIRECT:
+        return -1
+    try:
+        return os.open(f"/proc/self/fd/{fd}", os.O_RDWR | _DIRECT)
+    except OSError:
+        return -1
+
+
+def aligned_buffer(size: int) -> mmap.mmap:
+    """A page-aligned buffer (anonymous mapping), as ``O_DIRECT`` requires."""
+    size = max(ALIGN, size - size % ALIGN)
+    return mmap.mmap(-1, size)
+
+
+def write_at(fd: int, dfd: int, data: memoryview, offset: int) -> None:
+    """Write all of ``data`` at ``offset``: directly when aligned, else through the cache.
+
+    ``data`` must start at an aligned address when ``dfd`` may be used (a buffer from
+    ``aligned_buffer``, sliced from its start).
+    """
+    direct = dfd >= 0 and offset % ALIGN == 0 and len(data) % ALIGN == 0
+    target = dfd if direct else fd
+    while data:
+        n = os.pwrite(target, data, offset)
+        data, offset = data[n:], offset + n
+        if direct and n % ALIGN:
+            target = fd  # a short direct write left an unaligned rest
+
+
+def read_at(fd: int, dfd: int, view: memoryview, offset: int, want: int) -> int:
+    """Read up to ``want`` bytes at ``offset`` into the start of ``view``; returns the count."""
+    if dfd >= 0 and offset % ALIGN == 0:
+        length = min(len(view), -(-want // ALIGN) * ALIGN)
+        n = os.preadv(dfd, [view[:length]], offset)
+        return min(n, want)
+    return os.preadv(fd, [view[:want]], offset)
