@@ -1,0 +1,313 @@
+"""Pull throughput against peers, side by side on loopback: ``python benchmarks/pull.py``.
+
+Starts the fixture Hub (``python -m tests.hub``) as a subprocess, builds (a) one 1 GiB file and
+(b) 30 files from 1 KiB to 200 MiB, then runs each tool in turn, alternating, ``--runs`` times:
+
+- ``engine``: TransferEngine.run in a child (verification + fsync + rename into a blob path);
+  also reports the time from the last network byte to the durable, verified rename.
+- ``provisioner``: the ``provisioner pull`` CLI into a fresh home (plan, transfer, commit).
+- ``hf``: ``hf download`` (huggingface_hub) into a fresh cache.
+- ``curl``: ``curl -L -o`` one stream per file, to disk, no hashing, no fsync.
+- ``aria2c``: ``aria2c -x8 -s8`` (Debian's aria2), no hashing.
+
+Each tool runs as a child; its peak RSS comes from ``os.wait4``. Output trees are deleted after
+each run. The disk and other load on the machine are noisy: compare medians from one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+MiB = 1 << 20
+ONE = ("Bench/One-GiB", {"model-Q4_K_M.gguf": 1024 * MiB})
+
+
+def _thirty() -> dict[str, int]:
+    """30 sizes, geometric from 1 KiB to 200 MiB (small ones non-LFS, like configs)."""
+    low, high = 1024, 200 * MiB
+    sizes = [int(low * (high / low) ** (i / 29)) for i in range(30)]
+    return {
+        (f"part-{i:02d}.safetensors" if s > 10_000 else f"meta-{i:02d}.json"): s
+        for i, s in enumerate(sizes)
+    }
+
+
+MANY = ("Bench/Thirty-Files", _thirty())
+
+
+@dataclass
+class Result:
+    seconds: float
+    rss_mb: float
+    commit_lag: float | None = None
+
+
+@dataclass
+class Scenario:
+    name: str
+    repo: str
+    files: dict[str, int]
+    commit: str = ""
+    results: dict[str, list[Result]] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.files.values())
+
+
+# -- fixture ---------------------------------------------------------------------------------
+
+
+def build(hub_root: Path, scenario: Scenario) -> None:
+    from tests.hub import FixtureHub
+    from tests.makers import big_file
+
+    hub = FixtureHub(hub_root)
+    repo = hub.find_repo(scenario.repo)
+    if repo is not None:
+        commit = hub.resolve(repo, "main")
+        assert commit is not None
+        scenario.commit = commit
+        return
+    sources = hub_root.parent / "sources" / scenario.repo
+    files = {p: big_file(sources / p, s, seed=i) for i, (p, s) in enumerate(scenario.files.items())}
+    scenario.commit = hub.add_commit(scenario.repo, dict(files))
+    shutil.rmtree(sources)
+
+
+# -- tools -------------------------------------------------------------------------------------
+
+
+def run_child(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run, return (seconds, peak RSS MB, stdout); fail loudly on a non-zero exit.
+
+    RSS comes from GNU time when present (``os.wait4`` on a child forked from this Python would
+    count the pages it inherited before exec), else from ``os.wait4``.
+    """
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
+        timed = ["/usr/bin/time", "-f", "%M", "-o", rss_file.name, *command]
+        use_time = Path("/usr/bin/time").exists()
+        started = time.monotonic()
+        proc = subprocess.run(timed if use_time else command, env=env, capture_output=True)
+        elapsed = time.monotonic() - started
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"{command[0]} failed ({proc.returncode}): {proc.stderr.decode()[-800:]}"
+            )
+        text = rss_file.read().strip().splitlines()
+        rss = int(text[-1]) / 1024 if use_time and text else _wait4_rss()
+    return elapsed, rss, proc.stdout.decode()
+
+
+def _wait4_rss() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def tool_engine(sc: Scenario, url: str, work: Path, env: dict[str, str]) -> Result:
+    args = [sys.executable, __file__, "--child-engine", url, sc.repo, sc.commit, str(work)]
+    seconds, rss, out = run_child(args, env)
+    return Result(seconds, rss, json.loads(out.strip().splitlines()[-1])["commit_lag"])
+
+
+def tool_provisioner(sc: Scenario, url: str, work: Path, env: dict[str, str]) -> Result:
+    exe = str(Path(sys.executable).with_name("provisioner"))
+    refs = [f"{sc.repo}:{p}" for p in sc.files] if len(sc.files) == 1 else [f"{sc.repo}:*"]
+    seconds, rss, _ = run_child(
+        [exe, "--home", str(work), "--endpoint", url, "--json", "pull", *refs], env
+    )
+    return Result(seconds, rss)
+
+
+def tool_hf(sc: Scenario, url: str, work: Path, env: dict[str, str]) -> Result:
+    exe = str(Path(sys.executable).with_name("hf"))
+    names = list(sc.files) if len(sc.files) == 1 else []
+    command = [exe, "download", sc.repo, *names, "--cache-dir", str(work)]
+    seconds, rss, _ = run_child(
+        command, {**env, "HF_ENDPOINT": url, "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    )
+    return Result(seconds, rss)
+
+
+def tool_curl(sc: Scenario, url: str, work: Path, env: dict[str, str]) -> Result:
+    command = ["curl", "-sS", "-f", "-L"]
+    for i, path in enumerate(sc.files):
+        command += ["-o", str(work / f"f{i}"), f"{url}/{sc.repo}/resolve/{sc.commit}/{path}"]
+    seconds, rss, _ = run_child(command, env)
+    return Result(seconds, rss)
+
+
+def tool_aria2c(sc: Scenario, url: str, work: Path, env: dict[str, str]) -> Result:
+    listing = work / "urls.txt"
+    listing.write_text(
+        "".join(
+            f"{url}/{sc.repo}/resolve/{sc.commit}/{p}\n  out=f{i}\n" for i, p in enumerate(sc.files)
+        )
+    )
+    command = [
+        "aria2c",
+        "-q",
+        "-x8",
+        "-s8",
+        "-j5",
+        "--file-allocation=none",
+        "-d",
+        str(work),
+        "-i",
+        str(listing),
+    ]
+    seconds, rss, _ = run_child(command, env)
+    return Result(seconds, rss)
+
+
+TOOLS: dict[str, Callable[[Scenario, str, Path, dict[str, str]], Result]] = {
+    "engine": tool_engine,
+    "provisioner": tool_provisioner,
+    "hf": tool_hf,
+    "curl": tool_curl,
+    "aria2c": tool_aria2c,
+}
+
+
+# -- the child that runs our engine directly ---------------------------------------------------
+
+
+def child_engine(url: str, repo: str, commit: str, work: Path) -> None:
+    """Transfer every file of the commit, fsync + rename into blobs/, print the commit lag."""
+    from model_provisioner._fsutil import fsync_dir
+    from model_provisioner._hub import HubClient, HubSettings
+    from model_provisioner._progress import TransferStats
+    from model_provisioner._references import parse_reference
+    from model_provisioner._transfer import TransferEngine, TransferJob
+
+    settings = HubSettings(endpoint=url)
+    snapshot = HubClient(settings).snapshot(parse_reference(f"{repo}@{commit}"))
+    jobs = [
+        TransferJob(
+            url=settings.file_url(repo, commit, f.path),
+            path=f.path,
+            size=f.size,
+            sha256=f.sha256,
+            git_sha1=f.git_sha1,
+            partial=work / "partial" / f"{f.sha256 or 'git-' + str(f.git_sha1)}.part",
+        )
+        for f in snapshot.files
+        if f.path != ".gitattributes"
+    ]
+    stats = TransferStats()
+    hashes = TransferEngine(settings).run(jobs, stats, threading.Event())
+    blobs = work / "blobs"
+    blobs.mkdir(parents=True)
+    for job in jobs:
+        os.replace(job.partial, blobs / hashes[job.path])
+    fsync_dir(blobs)
+    done = time.monotonic()
+    last_byte = max(c.last_byte_at for c in stats.copy().values())
+    print(json.dumps({"commit_lag": done - last_byte}))
+
+
+# -- report ------------------------------------------------------------------------------------
+
+
+def mbps(sc: Scenario, tool: str) -> list[float]:
+    return [sc.total / r.seconds / 1e6 for r in sc.results.get(tool, [])]
+
+
+def report(sc: Scenario) -> None:
+    print(f"\n== ({sc.name}) {sc.repo}: {len(sc.files)} files, {sc.total / 1e9:.2f} GB")
+    header = f"{'tool':<12} {'median MB/s':>11} {'min..max MB/s':>16} {'peak RSS MB':>12}"
+    print(f"{header}  last byte->commit")
+    for tool in sc.results:
+        speeds, rss = mbps(sc, tool), [r.rss_mb for r in sc.results[tool]]
+        lags = [r.commit_lag for r in sc.results[tool] if r.commit_lag is not None]
+        lag = f"{statistics.median(lags):.3f} s (max {max(lags):.3f})" if lags else ""
+        spread = f"{min(speeds):.0f}..{max(speeds):.0f}"
+        print(
+            f"{tool:<12} {statistics.median(speeds):>11.0f} {spread:>16} {max(rss):>12.0f}  {lag}"
+        )
+    for ours in ("engine", "provisioner"):
+        if ours not in sc.results:
+            continue
+        ratios = []
+        for peer in sc.results:
+            if peer in ("engine", "provisioner"):
+                continue
+            ratio = statistics.median(mbps(sc, ours)) / statistics.median(mbps(sc, peer))
+            ratios.append(f"{ratio:.2f}x {peer}")
+        print(f"{ours} vs peers: {', '.join(ratios)}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--work", type=Path, default=Path(tempfile.gettempdir()) / "provisioner-bench"
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--scenarios", default="a,b")
+    parser.add_argument("--tools", default="engine,provisioner,hf,curl,aria2c")
+    parser.add_argument("--child-engine", nargs=4, metavar=("URL", "REPO", "COMMIT", "WORK"))
+    args = parser.parse_args()
+    if args.child_engine:
+        url, repo, commit, work = args.child_engine
+        child_engine(url, repo, commit, Path(work))
+        return 0
+
+    from tests.hub import start_subprocess_server
+
+    tools = [t for t in args.tools.split(",") if t]
+    if "aria2c" in tools and shutil.which("aria2c") is None:
+        print("aria2c not found (apt-get install aria2): skipped")
+        tools.remove("aria2c")
+    scenarios = [
+        Scenario("a", *ONE) if s == "a" else Scenario("b", *MANY) for s in args.scenarios.split(",")
+    ]
+    hub_root = args.work / "hub"
+    for sc in scenarios:
+        build(hub_root, sc)
+    server, url = start_subprocess_server(hub_root)
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_ENDPOINT")}
+    env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{ROOT / 'src'}"
+    try:
+        for run in range(args.runs):
+            for sc in scenarios:
+                for tool in tools:
+                    out = args.work / "out"
+                    shutil.rmtree(out, ignore_errors=True)
+                    out.mkdir(parents=True)
+                    try:
+                        result = TOOLS[tool](sc, url, out, env)
+                    finally:
+                        shutil.rmtree(out, ignore_errors=True)
+                    sc.results.setdefault(tool, []).append(result)
+                    speed = sc.total / result.seconds / 1e6
+                    line = f"run {run + 1} ({sc.name}) {tool:<12} {speed:7.0f} MB/s"
+                    print(f"{line}  {result.rss_mb:6.0f} MB RSS", flush=True)
+    finally:
+        server.terminate()
+        server.wait()
+    for sc in scenarios:
+        report(sc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
