@@ -52,6 +52,7 @@ async def cancel_download(job_id: str, jobs: Jobs) -> JobOut:
 @router.get(
     "/v1/downloads/{job_id}/events",
     response_class=EventStream,
+    status_code=200,
     responses={**sse.OPENAPI, 404: {"model": ErrorBody}},
 )
 async def download_events(job: JobById) -> EventStream:

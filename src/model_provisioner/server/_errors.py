@@ -40,7 +40,8 @@ def _plain(status: int, code: str, message: str) -> JSONResponse:
 
 
 def _header_safe(text: str) -> str:
-    return text.encode("ascii", "replace").decode()[:500]
+    """Printable ASCII only: a header value cannot carry what a hostile path put in a message."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text)[:500]
 
 
 async def _provisioner_error(request: Request, exc: Exception) -> JSONResponse:

@@ -44,6 +44,7 @@ def _job_or_cached(
 @router.get(
     "/v1/models/download/progress",
     response_class=EventStream,
+    status_code=200,
     responses={**sse.OPENAPI, 404: {"model": ErrorBody}},
 )
 async def hive_progress(job: Annotated[Job | None, Depends(_job_or_cached)]) -> EventStream:

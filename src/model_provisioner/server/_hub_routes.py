@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 
+from .._errors import InvalidReference
 from ._deps import Provisioner
 from ._mirror import Mirror
 
@@ -25,7 +26,16 @@ def _mirror(provisioner: Provisioner) -> Mirror:
     return Mirror(provisioner.store)
 
 
+def _repo(org: str, name: str, provisioner: Provisioner) -> str:
+    """``org/name`` under the Hub's repo-id rules (no revision, selector or alias sneaks in)."""
+    repo = f"{org}/{name}"
+    if provisioner.parse(repo).canonical != f"hf:{repo}":
+        raise InvalidReference(f"{repo!r} is not a repository id")
+    return repo
+
+
 MirrorDep = Annotated[Mirror, Depends(_mirror)]
+RepoId = Annotated[str, Depends(_repo)]
 
 
 class BlobResponse(FileResponse):
@@ -35,47 +45,44 @@ class BlobResponse(FileResponse):
 
 
 @router.get("/api/models/{org}/{name}")
-def hub_model_info(org: str, name: str, mirror: MirrorDep) -> dict[str, Any]:
+def hub_model_info(repo: RepoId, mirror: MirrorDep) -> dict[str, Any]:
     """Model info at ``main``: commit and siblings (what this store holds of it)."""
-    return mirror.snapshot(f"{org}/{name}", "main").info_json()
+    return mirror.snapshot(repo, "main").info_json()
 
 
 @router.get("/api/models/{org}/{name}/revision/{revision:path}")
-def hub_model_info_at(org: str, name: str, revision: str, mirror: MirrorDep) -> dict[str, Any]:
+def hub_model_info_at(repo: RepoId, revision: str, mirror: MirrorDep) -> dict[str, Any]:
     """Model info at a branch, tag or commit this store has it at."""
-    return mirror.snapshot(f"{org}/{name}", revision).info_json()
+    return mirror.snapshot(repo, revision).info_json()
 
 
 @router.get("/api/models/{org}/{name}/tree/{rest:path}")
 def hub_tree(
-    org: str,
-    name: str,
+    repo: RepoId,
     rest: str,
     mirror: MirrorDep,
     recursive: Annotated[bool, Query()] = False,
     expand: Annotated[bool, Query()] = False,
 ) -> list[dict[str, Any]]:
     """Files and folders under a path at a revision (one page: a mirror's trees are small)."""
-    repo = f"{org}/{name}"
     revision, folder = mirror.split_revision(repo, rest)
     return mirror.snapshot(repo, revision).tree_json(folder.strip("/"), recursive=recursive)
 
 
 @router.post("/api/models/{org}/{name}/paths-info/{revision:path}")
 async def hub_paths_info(
-    org: str, name: str, revision: str, request: Request, mirror: MirrorDep
+    repo: RepoId, revision: str, request: Request, mirror: MirrorDep
 ) -> JSONResponse:
     """Entries for the given paths (form ``paths=...&paths=...``, as huggingface_hub sends)."""
     paths = _form_paths(await request.body(), request.headers.get("content-type", ""))
-    snapshot = mirror.snapshot(f"{org}/{name}", revision)
+    snapshot = mirror.snapshot(repo, revision)
     return JSONResponse(snapshot.paths_info_json(paths))
 
 
 @router.get("/{org}/{name}/resolve/{rest:path}", operation_id="hub_resolve")
 @router.head("/{org}/{name}/resolve/{rest:path}", operation_id="hub_resolve_head")
-def hub_resolve(org: str, name: str, rest: str, mirror: MirrorDep) -> FileResponse:
+def hub_resolve(repo: RepoId, rest: str, mirror: MirrorDep) -> FileResponse:
     """A file's bytes (Range, If-Range, HEAD), with the Hub's metadata headers."""
-    repo = f"{org}/{name}"
     revision, path = mirror.split_revision(repo, rest)
     snapshot = mirror.snapshot(repo, revision)
     entry = snapshot.file(path)
