@@ -67,6 +67,9 @@ def test_every_route_but_health_needs_the_token(home: Path) -> None:
                     assert response.json()["error"]["code"] == "unauthorized"
                     assert response.headers["www-authenticate"] == "Bearer"
                     assert TOKEN not in response.text
+        page = client.get("/")  # the static shell: no data in it, the token stays in the browser
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert "Content-Security-Policy" in page.headers
         good = {"Authorization": f"Bearer {TOKEN}"}
         assert client.get("/v1/models", headers=good).json() == []
         assert client.get("/openapi.json", headers=good).status_code == 200
