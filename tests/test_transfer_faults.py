@@ -196,3 +196,13 @@ def test_unknown_partial_without_journal_is_replaced(
     hub_server.inject(BIG, "corrupt", offset=MiB, times=1)  # the one retry is still there
     hashes = run_engine(settings, [job])
     assert_fetched(fetch, [job], hashes)
+
+
+def test_direct_io_with_a_cut_mid_buffer(
+    fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    """O_DIRECT for aligned writes; the unaligned rest (tail, bytes before a cut) is cached."""
+    hub_server.inject(BIG, "reset", after_bytes=MiB + 777, times=2)
+    jobs = fetch.jobs(settings)
+    hashes = run_engine(settings, jobs, dataclasses.replace(FAST, direct_io=True))
+    assert_fetched(fetch, jobs, hashes)
