@@ -141,3 +141,28 @@ def test_aliases_come_from_an_editable_file(prov: ModelProvisioner, home: Path) 
     assert prov.pull("tiny").name.endswith("Q8_0.gguf")
     with pytest.raises(InvalidReference, match="known aliases: tiny"):
         prov.parse("tinyllama")
+
+
+def test_gc_removes_what_a_crash_left_and_keeps_installed_models(
+    prov: ModelProvisioner, home: Path
+) -> None:
+    kept = prov.pull(f"{REPO}:Q4_K_M")
+    crashed = prov.install(f"{REPO}:Q8_0")
+    (manifest,) = (home / "manifests").rglob("Q8_0.json")
+    manifest.unlink()  # the state after a crash just before the manifest was written
+    stale = home / "partial" / ("0" * 64 + ".part")
+    stale.write_bytes(b"x" * 10)
+    os.utime(stale, (0, 0))
+
+    assert prov.collect_garbage(older_than=3600) == [stale]
+    would = {p.name for p in prov.collect_garbage(older_than=0, dry_run=True)}
+    assert {crashed.files[0].sha256, crashed.model_path.name} <= would
+    assert {n for n in would if not n.endswith(".part.lock")} == {
+        crashed.files[0].sha256,
+        crashed.model_path.name,
+    }
+    assert crashed.model_path.exists()
+    prov.collect_garbage(older_than=0)
+    assert not crashed.model_path.exists()
+    assert kept.exists() and prov.verify_model(f"{REPO}:Q4_K_M").ok
+    assert prov.collect_garbage(older_than=0) == []

@@ -67,19 +67,20 @@ def test_reservations_subtract_other_live_processes(tmp_path: Path) -> None:
     assert remaining_bytes({partial: 10_000, tmp_path / "b.part": 500}) == 10_000 - 4096 + 500
     with Reservations(folder).claim({tmp_path / "c.part": 600}, "first", free=1000) as mine:
         assert mine.need == 600
-        # Our own reservation does not count against us; another live process's does.
+        # Every other live pull counts: another process's, and this process's own (a server
+        # runs several pulls in one process).
         child = subprocess.Popen(["sleep", "30"])
         try:
             other = folder / f"{child.pid}-0.json"
             body = f'{{"pid": {child.pid}, "what": "x", "partials": {{"{tmp_path}/d.part": 700}}}}'
             other.write_text(body)
-            with pytest.raises(DiskSpaceError, match="need 600 B, have 300 B"):
-                Reservations(folder).claim({tmp_path / "c.part": 600}, "second", free=1000)
+            with pytest.raises(DiskSpaceError, match="need 600 B, have 500 B"):
+                Reservations(folder).claim({tmp_path / "e.part": 600}, "second", free=1800)
         finally:
             child.kill()
             child.wait()
-        # A dead process's reservation is swept.
-        assert Reservations(folder).reserved_by_others() == 0
+        # A dead process's reservation is swept; ours still holds.
+        assert Reservations(folder).reserved_by_others() == 600
         assert not other.exists()
     assert not mine.path.exists()
 

@@ -1,4 +1,4 @@
-"""A pull, top to bottom: plan -> reserve -> transfer -> verify -> commit.
+"""A pull, top to bottom: plan -> reserve -> transfer (verified as it arrives) -> commit.
 
 The manifest is written last: until then nothing is listed, and an entry that was already
 installed keeps pointing at its own, untouched files.
@@ -14,17 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from ._catalog import Catalog, Entry
-from ._errors import DiskSpaceError, MetadataError, OfflineError
+from ._errors import MetadataError, OfflineError
 from ._fsutil import free_bytes
 from ._hub import HubClient, HubSettings, RemoteFile, RepoSnapshot
 from ._metadata import read_local_metadata
 from ._models import ModelFile, ModelInfo
 from ._progress import ProgressCallback, ProgressReporter, Stage, Ticker, TransferStats
 from ._references import ModelReference
+from ._reservations import Reservations
 from ._selection import Selection, select_files
 from ._store import Store
 from ._transfer import TransferEngine, TransferJob, TransferOptions
-from ._units import format_bytes
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,8 @@ class Downloader:
         self.catalog = Catalog(store)
         self.settings = settings
         self.hub = HubClient(settings)
-        self.engine = TransferEngine(settings, options)
+        self.engine = TransferEngine(settings, options, is_stored=self._stored)
+        self.reservations = Reservations(store.partial / "reservations")
 
     def pull(self, request: PullRequest) -> ModelInfo:
         ref = request.ref
@@ -99,8 +100,9 @@ class Downloader:
             entry = self.catalog.find(ref)
             if entry and entry.info.commit == plan.snapshot.commit:
                 return self._done(reporter, entry.info)
-            reserve(plan)
-            hashes = self._transfer(plan, reporter, request.cancel)
+            partials = {self.store.partial_path(_partial_name(f)): f.size for f in plan.missing}
+            with self.reservations.claim(partials, plan.ref.canonical):
+                hashes = self._transfer(plan, reporter, request.cancel)
             info = self._commit(plan, hashes, entry)
         return self._done(reporter, info)
 
@@ -114,7 +116,8 @@ class Downloader:
             sha256 = f.sha256 or known.get(f.git_sha1 or "")
             if sha256 and self.store.has_blob(sha256, f.size):
                 present[f.path] = sha256
-        return PullPlan(ref, snapshot, selection, files, present, free_bytes(self.store.home))
+        free = free_bytes(self.store.home) - self.reservations.reserved_by_others()
+        return PullPlan(ref, snapshot, selection, files, present, free)
 
     def _known_small_files(self, ref: ModelReference) -> dict[str, str]:
         """git sha1 -> sha256 of small files stored before, so they are not fetched again."""
@@ -152,7 +155,7 @@ class Downloader:
         for f in plan.files:
             sha256 = plan.present.get(f.path) or hashes[f.path]
             if f.path in hashes:
-                self.store.commit_blob(self.store.partial_path(_partial_name(f)), sha256)
+                self._commit_blob(f, sha256)
             self.store.link_file(sha256, ref.provider, snap.repo, snap.commit, f.path)
             files.append(ModelFile(f.path, f.size, sha256, f.git_sha1, f.lfs))
         folder = self.store.model_dir(ref.provider, snap.repo, snap.commit)
@@ -180,6 +183,20 @@ class Downloader:
             self.store.release(old.info, used)
         return info
 
+    def _commit_blob(self, f: RemoteFile, sha256: str) -> None:
+        """Another process, or another path with the same bytes, may have committed it first."""
+        partial = self.store.partial_path(_partial_name(f))
+        if self.store.has_blob(sha256, f.size):
+            partial.unlink(missing_ok=True)
+        else:
+            self.store.commit_blob(partial, sha256)
+
+    def _stored(self, job: TransferJob) -> str | None:
+        """The engine asks this after waiting on another process's lock for the same blob."""
+        if job.sha256 and self.store.has_blob(job.sha256, job.size):
+            return job.sha256
+        return None
+
     def _done(self, reporter: ProgressReporter, info: ModelInfo) -> ModelInfo:
         reporter.stage(
             Stage.COMPLETE,
@@ -191,16 +208,6 @@ class Downloader:
             path=str(info.model_path),
         )
         return info
-
-
-def reserve(plan: PullPlan) -> None:
-    """Fail before the first byte when what remains cannot fit."""
-    need = plan.bytes_to_fetch
-    if need > plan.free:
-        raise DiskSpaceError(
-            f"not enough disk space for {plan.ref.canonical}: "
-            f"need {format_bytes(need)}, have {format_bytes(plan.free)}"
-        )
 
 
 def describe(folder: Path, paths: Sequence[str]) -> dict[str, Any]:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ._catalog import Catalog, Entry
 from ._errors import IntegrityError
+from ._fsutil import prune_empty_dirs
 from ._metadata import FileSource, split_problems, structural_problems
 from ._models import FileCheck, ModelFile, ModelInfo, VerifyReport
 from ._store import Store, safe_relpath
@@ -98,3 +101,37 @@ def path_size(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def collect_garbage(
+    store: Store, catalog: Catalog, older_than: float, *, dry_run: bool = False
+) -> list[Path]:
+    """Remove what a crash between commit steps leaves: model-folder links no manifest names,
+    then blobs nothing links. ``ctime`` moves on every link change, so the links of a pull in
+    progress elsewhere (manifest not yet written) are younger than the cutoff and stay."""
+    cutoff = time.time() - older_than
+    named = {
+        store.model_dir(info.provider, info.repo, info.commit) / f.path
+        for info in catalog.all()
+        for f in info.files
+    }
+    orphans = [
+        path
+        for path in sorted(store.models.rglob("*"))
+        if path.is_file() and path not in named and path.stat().st_ctime < cutoff
+    ]
+    dropped = Counter(_inode(path.stat()) for path in orphans)
+    blobs = [
+        blob
+        for blob in store.iter_blobs()
+        if (st := blob.stat()).st_nlink - dropped[_inode(st)] <= 1 and st.st_ctime < cutoff
+    ]
+    if not dry_run:
+        for path in orphans + blobs:
+            path.unlink(missing_ok=True)
+            prune_empty_dirs(path.parent, store.home)
+    return orphans + blobs
+
+
+def _inode(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino

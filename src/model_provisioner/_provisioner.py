@@ -21,7 +21,8 @@ from ._download import Downloader, PullPlan, PullRequest
 from ._errors import UsageError
 from ._hub import HubSettings
 from ._models import ModelInfo, VerifyReport
-from ._operations import delete_entry, disk_usage, path_size, verify_entry
+from ._operations import collect_garbage, delete_entry, disk_usage, path_size, verify_entry
+from ._partials import collect_stale_partials
 from ._progress import DownloadProgress, ProgressCallback
 from ._references import ModelReference, parse_reference
 from ._remote import RemoteInspection, inspect_remote
@@ -83,6 +84,11 @@ class ModelProvisioner:
 
     def get_total_disk_usage(self) -> int:
         return disk_usage(self.store)
+
+    def collect_garbage(self, older_than: float = 86400.0, *, dry_run: bool = False) -> list[Path]:
+        """Stale partial downloads, and files a crash left unlisted, untouched for a while."""
+        found = collect_stale_partials(self.store.partial, older_than, dry_run=dry_run)
+        return found + collect_garbage(self.store, self.catalog, older_than, dry_run=dry_run)
 
     def get_model_size(self, path: str | os.PathLike[str]) -> int:
         return path_size(Path(path))

@@ -89,7 +89,7 @@ class Reservations:
         return Reservation(path, need)
 
     def reserved_by_others(self) -> int:
-        """What live pulls of other processes still need; stale files are removed."""
+        """What other live pulls (this process's too) still need; stale files are removed."""
         total = 0
         for path in self.folder.glob("*.json"):
             try:
@@ -97,8 +97,6 @@ class Reservations:
                 pid = int(body["pid"])
                 partials = {Path(p): int(s) for p, s in body["partials"].items()}
             except (OSError, ValueError, KeyError, TypeError):
-                continue
-            if pid == os.getpid():
                 continue
             if not _alive(pid):
                 with contextlib.suppress(OSError):

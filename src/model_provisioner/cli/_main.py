@@ -11,6 +11,7 @@ from .._errors import ProvisionerError
 from .._provisioner import ModelProvisioner
 from ._app import App
 from .disk import du
+from .gc import gc
 from .info import info
 from .listing import list_models
 from .path import path
@@ -47,6 +48,7 @@ cli.add_command(rm)
 cli.add_command(rm, name="delete")
 cli.add_command(du)
 cli.add_command(du, name="disk-usage")
+cli.add_command(gc)
 cli.add_command(serve)
 
 
