@@ -95,7 +95,12 @@ class HubClient:
                 hint="unset HF_HUB_OFFLINE to download it",
             )
         with hub_errors(ref):
-            info = self._api.model_info(ref.repo, revision=ref.revision, files_metadata=True)
+            try:
+                info = self._api.model_info(ref.repo, revision=ref.revision, files_metadata=True)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise NetworkError(
+                    f"{self.settings.endpoint} sent a malformed answer for {ref.repo}: {exc}"
+                ) from exc
         files = tuple(
             RemoteFile(
                 path=safe_relpath(s.rfilename),

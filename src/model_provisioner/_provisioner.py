@@ -57,6 +57,11 @@ class ModelProvisioner:
     def home(self) -> Path:
         return self.store.home
 
+    @property
+    def endpoint(self) -> str:
+        """The Hub or mirror this provisioner pulls from (argument, else $HF_ENDPOINT)."""
+        return HubSettings.from_env(self._endpoint, self._token).endpoint
+
     def parse(self, reference: str | ModelReference) -> ModelReference:
         if isinstance(reference, ModelReference):
             return reference

@@ -1,10 +1,10 @@
 """The on-disk store: the one module that knows the layout under the home folder.
 
-    blobs/sha256/ab/<sha256>                   verified content, one copy per content
-    models/hf/<org>/<name>/<commit>/<path>     hard links to blobs: a plain model folder
-    manifests/hf/<org>/<name>/<key>.json       one catalog entry, written last
-    partial/                                   downloads in progress and their journals
-    locks/                                     single-flight locks (never needed for safety)
+blobs/sha256/ab/<sha256>                   verified content, one copy per content
+models/hf/<org>/<name>/<commit>/<path>     hard links to blobs: a plain model folder
+manifests/hf/<org>/<name>/<key>.json       one catalog entry, written last
+partial/                                   downloads in progress and their journals
+locks/                                     single-flight locks (never needed for safety)
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class Store:
         self.manifests = self.home / "manifests"
         self.partial = self.home / "partial"
         self.locks = self.home / "locks"
+        self._cache: dict[Path, tuple[tuple[int, int, int], ModelInfo]] = {}
 
     def ensure(self) -> None:
         for folder in (self.blobs, self.models, self.manifests, self.partial, self.locks):
@@ -120,11 +121,27 @@ class Store:
 
     def _read_all(self, paths: Iterable[Path]) -> Iterator[tuple[Path, ModelInfo]]:
         for path in paths:
-            try:
-                data = json.loads(path.read_bytes())
-                yield path, ModelInfo.from_json(data, self.home)
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
+            info = self._read(path)
+            if info is not None:
+                yield path, info
+
+    def _read(self, path: Path) -> ModelInfo | None:
+        """A parsed manifest, cached by its stat: a busy server lists without re-parsing.
+
+        Manifests are replaced by rename, never edited in place, so a changed file always
+        has a new inode or mtime.
+        """
+        try:
+            st = path.stat()
+            key = (st.st_ino, st.st_mtime_ns, st.st_size)
+            cached = self._cache.get(path)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            info = ModelInfo.from_json(json.loads(path.read_bytes()), self.home)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        self._cache[path] = (key, info)
+        return info
 
     def remove_manifest(self, path: Path) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -56,8 +56,7 @@ def serve(
 
     provisioner = app.provisioner
     if home is not None:
-        endpoint = click.get_current_context().find_root().params.get("endpoint")
-        provisioner = ModelProvisioner(home, endpoint=endpoint)
+        provisioner = ModelProvisioner(home, endpoint=app.provisioner.endpoint)
     token = _read_token(token_file)
     options = ServiceOptions(token=token, keep_finished=keep_jobs * 60, max_parallel=max_parallel)
     service = build_service(provisioner, host=host, port=port, options=options, log_level=log_level)
