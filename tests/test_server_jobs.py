@@ -6,8 +6,9 @@ import asyncio
 from pathlib import Path
 
 from model_provisioner import ModelProvisioner
+from model_provisioner._errors import JobNotFound, ShuttingDown
 from model_provisioner.server import JobManager, JobStatus
-from model_provisioner.server._jobs import JobNotFound, ShuttingDown, job_key
+from model_provisioner.server._jobs import job_key
 from tests.conftest import DEAD_ENDPOINT
 
 

@@ -167,7 +167,7 @@ def test_resolve_headers_ranges_and_etags(mirror: tuple[Served, FixtureRepo]) ->
         missing = client.get(f"/{GGUF_REPO}/resolve/main/nope.gguf")
         assert missing.status_code == 404
         assert missing.headers["x-error-code"] == "EntryNotFound"
-        assert missing.json()["error"]["code"] == "model-not-found"
+        assert missing.json()["error"]["code"] == "entry-not-found"
 
 
 def test_safetensors_folder_with_subfolders(

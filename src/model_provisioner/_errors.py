@@ -7,13 +7,21 @@ class attributes; nothing else decides them.
     ├── InvalidReference             exit 2  (400)  malformed reference, unknown alias
     ├── UsageError                   exit 2  (400)  bad option or argument
     ├── ModelNotFound                exit 3  (404)  not installed, or not on the Hub
+    │   ├── JobNotFound              exit 3  (404)  no such download job (service)
+    │   ├── RepoNotFound             exit 3  (404)  the mirror holds nothing of a repo (service)
+    │   ├── RevisionNotFound         exit 3  (404)  ... nor this revision of it
+    │   └── EntryNotFound            exit 3  (404)  ... nor this file of that commit
     ├── IntegrityError               exit 4  (409)  hash, size or structure mismatch
     │   └── MetadataError            exit 4  (422)  a model header that cannot be parsed
     ├── DiskSpaceError               exit 5  (507)  not enough room, before or during a pull
     ├── AuthError                    exit 6  (401)  gated or private repo, bad token
+    │   └── Unauthorized             exit 6  (401)  the service wants its bearer token
     ├── NetworkError                 exit 1  (502)  the Hub or a mirror failed us
     ├── OfflineError                 exit 1  (503)  HF_HUB_OFFLINE and the model is not here
-    └── Cancelled                    exit 1  (499)  a download was cancelled; its partial stays
+    ├── Cancelled                    exit 1  (499)  a download was cancelled; its partial stays
+    └── ShuttingDown                 exit 1  (503)  the service is stopping (service)
+
+``hub_code`` is the Hub's X-Error-Code for the errors the store-as-a-mirror answers with.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ class ProvisionerError(Exception):
     reference: ClassVar[str] = "provisioner-error"
     exit_code: ClassVar[int] = 1
     http_status: ClassVar[int] = 500
+    hub_code: ClassVar[str | None] = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -120,3 +129,43 @@ class Cancelled(ProvisionerError):
     reference = "cancelled"
     exit_code = 1
     http_status = 499
+
+
+class JobNotFound(ModelNotFound):
+    """No such download job, or it finished long enough ago to be forgotten."""
+
+    reference = "job-not-found"
+
+
+class RepoNotFound(ModelNotFound):
+    """The mirror holds nothing of this repo."""
+
+    reference = "repo-not-found"
+    hub_code = "RepoNotFound"
+
+
+class RevisionNotFound(ModelNotFound):
+    """The repo is here, but not at this revision."""
+
+    reference = "revision-not-found"
+    hub_code = "RevisionNotFound"
+
+
+class EntryNotFound(ModelNotFound):
+    """The commit is here, but not this file (or folder)."""
+
+    reference = "entry-not-found"
+    hub_code = "EntryNotFound"
+
+
+class Unauthorized(AuthError):
+    """No bearer token, or the wrong one, on a service that requires one."""
+
+    reference = "unauthorized"
+
+
+class ShuttingDown(ProvisionerError):
+    """The service is stopping and takes no new downloads."""
+
+    reference = "shutting-down"
+    http_status = 503

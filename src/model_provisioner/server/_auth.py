@@ -11,14 +11,8 @@ from collections.abc import Collection
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .._errors import AuthError
+from .._errors import Unauthorized
 from ._errors import error_response
-
-
-class Unauthorized(AuthError):
-    """No bearer token, or the wrong one, on a service that requires one."""
-
-    reference = "unauthorized"
 
 
 class BearerAuth:

@@ -28,9 +28,8 @@ def error_response(exc: ProvisionerError) -> JSONResponse:
     if isinstance(exc, IntegrityError) and exc.problems:
         detail["problems"] = exc.problems
     headers = {}
-    hub_code: str | None = getattr(exc, "hub_code", None)
-    if hub_code is not None:
-        headers["X-Error-Code"] = hub_code
+    if exc.hub_code is not None:
+        headers["X-Error-Code"] = exc.hub_code
         headers["X-Error-Message"] = _header_safe(str(exc))
     return JSONResponse({"error": detail}, status_code=exc.http_status, headers=headers)
 

@@ -21,26 +21,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from .._errors import Cancelled, ModelNotFound, ProvisionerError
+from .._errors import Cancelled, JobNotFound, ProvisionerError, ShuttingDown
 from .._models import ModelInfo
 from .._progress import DownloadProgress, Stage
 from .._provisioner import ModelProvisioner
 from .._references import ModelReference
 
 log = logging.getLogger("model_provisioner.server")
-
-
-class JobNotFound(ModelNotFound):
-    """No such download job, or it finished long enough ago to be forgotten."""
-
-    reference = "job-not-found"
-
-
-class ShuttingDown(ProvisionerError):
-    """The service is stopping and takes no new downloads."""
-
-    reference = "shutting-down"
-    http_status = 503
 
 
 class JobStatus(StrEnum):

@@ -15,29 +15,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .._errors import ModelNotFound
+from .._errors import EntryNotFound, RepoNotFound, RevisionNotFound
 from .._models import ModelFile, ModelInfo
 from .._store import Store, safe_relpath
 
 PROVIDER = "hf"
-
-
-class RepoNotFound(ModelNotFound):
-    """The mirror holds nothing of this repo."""
-
-    hub_code = "RepoNotFound"
-
-
-class RevisionNotFound(ModelNotFound):
-    """The repo is here, but not at this revision."""
-
-    hub_code = "RevisionNotFound"
-
-
-class EntryNotFound(ModelNotFound):
-    """The commit is here, but not this file (or folder)."""
-
-    hub_code = "EntryNotFound"
 
 
 def lfs_pointer(sha256: str, size: int) -> bytes:
