@@ -94,8 +94,8 @@ class Downloader:
         if self.settings.offline:
             raise OfflineError(f"{ref.canonical} is not installed and HF_HUB_OFFLINE is set")
         self.store.ensure()
+        reporter.stage(Stage.RESOLVING)
         with self.store.lock(f"model:{ref.provider}/{ref.repo.lower()}/{ref.selection_key}"):
-            reporter.stage(Stage.RESOLVING)
             plan = self.plan(ref)
             entry = self.catalog.find(ref)
             if entry and entry.info.commit == plan.snapshot.commit:
