@@ -206,3 +206,53 @@ def test_direct_io_with_a_cut_mid_buffer(
     jobs = fetch.jobs(settings)
     hashes = run_engine(settings, jobs, dataclasses.replace(FAST, direct_io=True))
     assert_fetched(fetch, jobs, hashes)
+
+
+# A window of a few buffers: some bytes are hashed from offered buffers, some read back from the
+# file, and workers are paced; every fault must still end in the right bytes.
+SMALL_WINDOW = dataclasses.replace(FAST, buffer_size=256 * 1024, hash_window=MiB)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param({"kind": "reset", "after_bytes": MiB + 777, "times": 3}, id="reset"),
+        pytest.param({"kind": "short_body", "after_bytes": 2 * MiB, "times": 2}, id="short"),
+        pytest.param({"kind": "corrupt", "offset": 5 * MiB, "times": 1}, id="corrupt-once"),
+        pytest.param({"kind": "ignore_range", "times": 1}, id="range-ignored-once"),
+    ],
+)
+def test_small_hash_window_mixes_memory_and_read_back(
+    fault: dict[str, Any], fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    hub_server.inject(BIG, **fault)
+    jobs = fetch.jobs(settings)
+    hashes = run_engine(settings, jobs, SMALL_WINDOW)
+    assert_fetched(fetch, jobs, hashes)
+
+
+def test_no_hash_window_reads_everything_back(
+    fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    hub_server.inject(BIG, "reset", after_bytes=3 * MiB, times=2)
+    jobs = fetch.jobs(settings)
+    hashes = run_engine(settings, jobs, dataclasses.replace(FAST, hash_window=0))
+    assert_fetched(fetch, jobs, hashes)
+
+
+def test_resume_with_a_small_window_is_paced_past_the_journal(
+    fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    """Half the file is on disk from an earlier run: it is read back, the rest hashed in memory."""
+    job = fetch.jobs(settings, [BIG])[0]
+    data = fetch.sources[BIG].read_bytes()
+    job.partial.parent.mkdir(parents=True, exist_ok=True)
+    job.partial.write_bytes(data[: 10 * MiB] + b"\0" * (job.size - 10 * MiB))
+    Journal(job.partial, job_validator(job), RangeSet.of([(0, 10 * MiB)])).close()
+    hashes = run_engine(settings, [job], SMALL_WINDOW)
+    assert_fetched(fetch, [job], hashes)
+    assert hub_server.bytes_served(BIG) == job.size - 10 * MiB
+
+
+def job_validator(job: Any) -> Validator:
+    return Validator(job.size, job.sha256, job.git_sha1)

@@ -187,3 +187,35 @@ def test_wire_errors_let_ours_through(ours: BaseException) -> None:
 def test_wire_errors_leave_other_os_errors_alone() -> None:
     with pytest.raises(PermissionError), wire_errors("http://h/p"):
         raise PermissionError(errno.EACCES, "denied")
+
+
+# -- offered buffers (hashing from memory) ------------------------------------------------------
+
+
+def test_offers_are_hashed_in_order_between_read_backs(tmp_path: Path) -> None:
+    from model_provisioner._transfer import TransferJob
+    from model_provisioner._transfer._direct import aligned_buffer
+    from model_provisioner._transfer._file import FileState
+
+    job = TransferJob("http://x/f", "f", 40, None, None, tmp_path / "f.part")
+    state = FileState(job, RetryPolicy())
+    state.open(fresh=True, prealloc=False, direct=False)
+    try:
+        a, b = aligned_buffer(4096), aligned_buffer(4096)
+        assert state.offer(10, a, 10, window=100)
+        assert not state.offer(200, b, 10, window=100)  # beyond the window: read back later
+        assert state.next_to_hash() == (None, 0)  # nothing contiguous yet
+        state.complete(0, 10)
+        assert state.next_to_hash() == (None, 10)  # read [0, 10) back, stop at the offer
+        state.hashed = 10
+        assert state.next_to_hash() == (a, 10)
+        state.hashed = 20
+        state.complete(10, 30)
+        assert state.next_to_hash() == (None, 10)
+        assert state.ahead(35) == 15
+        state.pace_floor = 30
+        assert state.ahead(35) == 5
+        assert state.offer(30, b, 10, window=100)
+        assert state.drain_stash() == [b]
+    finally:
+        state.close()

@@ -54,6 +54,8 @@ class TransferOptions:
     journal_interval: float = 0.5  # fdatasync journals this often
     preallocate: bool = True
     direct_io: bool = False  # O_DIRECT for aligned writes and hash read-back
+    hash_window: int = 64 << 20  # received buffers kept for the hasher (memory bound)
+    max_part: int = 64 << 20  # largest Range request
 
     def policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -143,6 +145,8 @@ class TransferEngine:
             preallocate=opts.preallocate,
             direct_io=opts.direct_io,
             journal_interval=opts.journal_interval,
+            hash_window=opts.hash_window,
+            max_part=opts.max_part,
         )
         files = [FileState(job, policy) for job in jobs]
         return Run(files, stats, cancel, config).execute()

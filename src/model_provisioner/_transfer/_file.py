@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import errno
 import hashlib
+import mmap
 import os
 import threading
 from dataclasses import dataclass, field
@@ -124,7 +125,12 @@ class FileState:
     stream_attempts: Attempts = field(init=False)
     sha256: Any = field(init=False)  # hashlib objects: written by the hasher thread only
     sha1: Any = field(init=False)
-    hashed: int = 0
+    hashed: int = 0  # written by the hasher thread only; read under ``lock`` by ``offer``
+    # End of the last range the journal had at open: the hasher reads up to there from the file
+    # anyway, so workers are paced against max(hashed, pace_floor), not against ``hashed``.
+    pace_floor: int = 0
+    # Written buffers waiting for the hasher: start -> (buffer, length); see _pool.py.
+    stash: dict[int, tuple[mmap.mmap, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.stream_attempts = Attempts(self.policy)
@@ -161,15 +167,20 @@ class FileState:
                 os.close(fd)
             done = RangeSet()
             fd = _fresh_file(partial, self.size)
-        self.fd, self.done, self.claimed = fd, done, RangeSet()
-        self.dfd = open_direct(fd) if direct else -1
-        self.direct = direct
-        self.single, self.streaming = False, 0
-        self.stream_attempts = Attempts(self.policy)
-        self._reset_hashes()
-        self.journal = Journal(partial, self.validator, done)
+        # Everything is ready before workers can see it: a span claimed from the new ``done``
+        # must find the new journal (a restart used to publish ``done`` first).
+        dfd = open_direct(fd) if direct else -1
+        journal = Journal(partial, self.validator, done)
         if prealloc:
             preallocate(fd, self.size)
+        self._reset_hashes()
+        with self.lock:
+            self.fd, self.dfd, self.journal = fd, dfd, journal
+            self.done, self.claimed = done, RangeSet()
+            self.pace_floor = done.spans[-1][1] if done.spans else 0
+            self.direct = direct
+            self.single, self.streaming = False, 0
+            self.stream_attempts = Attempts(self.policy)
         return done.total
 
     def restart(self, prealloc: bool) -> None:
@@ -240,6 +251,44 @@ class FileState:
                 if start <= pos < end:
                     return end
             return pos
+
+    # -- in-memory hashing (workers offer, the hasher takes) ------------------------------------
+
+    def offer(self, pos: int, buffer: mmap.mmap, length: int, window: int) -> bool:
+        """Keep ``buffer`` (already written at ``pos``) for the hasher if it is near its reach.
+
+        Every byte is written once, before ``complete`` records it, so the hasher has never
+        passed ``pos``; the stashed bytes are exactly what the file holds there.
+        """
+        with self.lock:
+            if self.finished or pos < self.hashed or pos - self.hashed >= window:
+                return False
+            self.stash[pos] = (buffer, length)
+            return True
+
+    def next_to_hash(self) -> tuple[mmap.mmap | None, int]:
+        """What the hasher does next: (buffer, length) to hash from memory, or (None, n) to
+        read ``n`` bytes back from the file (n == 0: nothing contiguous yet)."""
+        with self.lock:
+            at = self.hashed
+            held = self.stash.pop(at, None)
+            if held is not None:
+                return held
+            upto = self.done.prefix()
+            ahead = [k for k in self.stash if k > at]
+            if ahead:
+                upto = min(upto, min(ahead))
+            return None, max(0, upto - at)
+
+    def ahead(self, pos: int) -> int:
+        """How far a worker at ``pos`` has run past what the hasher has to read anyway."""
+        return pos - max(self.hashed, self.pace_floor)
+
+    def drain_stash(self) -> list[mmap.mmap]:
+        with self.lock:
+            buffers = [buffer for buffer, _ in self.stash.values()]
+            self.stash.clear()
+            return buffers
 
     def prefix(self) -> int:
         with self.lock:

@@ -97,7 +97,7 @@ class RangeSet:
         return RangeSet(list(self.spans))
 
 
-def part_size(remaining: int, connections: int) -> int:
+def part_size(remaining: int, connections: int, max_part: int = MAX_PART) -> int:
     """About four parts per connection over what remains, clamped to 4..64 MiB.
 
     Small parts near the end keep every connection busy until the last byte; large parts in
@@ -106,7 +106,7 @@ def part_size(remaining: int, connections: int) -> int:
     if connections <= 0:
         raise ValueError("connections must be positive")
     ideal = remaining // (connections * 4)
-    return max(MIN_PART, min(MAX_PART, ideal - ideal % MiB or MIN_PART))
+    return max(MIN_PART, min(max_part, ideal - ideal % MiB or MIN_PART))
 
 
 def next_part(size: int, busy: RangeSet, want: int) -> Span | None:

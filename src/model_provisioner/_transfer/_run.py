@@ -20,7 +20,8 @@ from .._fsutil import free_bytes
 from .._progress import TransferStats
 from ._file import FileState
 from ._hasher import Hasher
-from ._ranges import Span, part_size
+from ._pool import BufferPool
+from ._ranges import MAX_PART, Span, part_size
 from ._wire import DiskContext, wire_errors
 from ._worker import Stopped, Worker, WorkerConfig
 
@@ -32,6 +33,8 @@ class RunConfig:
     preallocate: bool
     direct_io: bool
     journal_interval: float
+    hash_window: int = 64 << 20
+    max_part: int = MAX_PART
 
 
 class Run:
@@ -53,7 +56,21 @@ class Run:
         self.errors: list[BaseException] = []
         self.results: dict[str, str] = {}
         self.workers: list[Worker] = []
-        self.hasher = Hasher(files, stats, self._hashed, self._fail)
+        size = config.worker.buffer_size
+        self.pool = BufferPool(config.hash_window // size, size, config.hash_window, self._poke)
+        self.hasher = Hasher(files, stats, self._hashed, self._fail, self.pool)
+
+    @property
+    def _max_part(self) -> int:
+        """Parts small enough that all connections stay within the hasher's window, so what
+        they receive is hashed from memory (adjacent parts: N connections span N parts)."""
+        config = self.config
+        if config.hash_window <= 0:
+            return config.max_part
+        return min(config.max_part, config.hash_window // (config.connections + 1))
+
+    def _poke(self) -> None:
+        self.hasher.poke()
 
     # -- top level ---------------------------------------------------------------------------------
 
@@ -91,7 +108,7 @@ class Run:
         return max(1, min(self.config.connections, parts))
 
     def _start_worker(self, index: int) -> threading.Thread:
-        worker = Worker(self.config.worker, self.stats, self.stop, self.disk)
+        worker = Worker(self.config.worker, self.stats, self.stop, self.disk, self.pool)
         self.workers.append(worker)
         thread = threading.Thread(target=self._work, args=(worker,), name=f"fetch-{index}")
         thread.daemon = True
@@ -153,7 +170,7 @@ class Run:
         """The next span to fetch; blocks while everything left is claimed by others."""
         with self.cond:
             while not self.stop.is_set():
-                want = part_size(self._unclaimed(), self.config.connections)
+                want = part_size(self._unclaimed(), self.config.connections, self._max_part)
                 for state in self.files:
                     span = state.claim(want)
                     if span is not None:

@@ -1,7 +1,8 @@
 """A worker: one thread, one keep-alive connection per host, fetching claimed spans.
 
-The body goes straight from the socket into a reused buffer (``readinto``) and from there to
-its place in the partial file (``os.pwrite``): memory stays at one buffer per connection.
+The body goes straight from the socket into a buffer (``readinto``) and from there to its place
+in the partial file (``os.pwrite``); the written buffer is then offered to the hasher, and the
+worker goes on with a spare from a bounded pool (memory stays flat whatever the file size).
 Progress inside a part is journaled every ``checkpoint`` bytes, so a kill loses little.
 """
 
@@ -17,6 +18,7 @@ from .._hub import HubSettings
 from .._progress import TransferStats
 from ._direct import aligned_buffer, write_at
 from ._file import FileState
+from ._pool import BufferPool
 from ._ranges import Span
 from ._retry import Attempts, RetryPolicy
 from ._wire import (
@@ -55,8 +57,10 @@ class Worker:
         stats: TransferStats,
         stop: threading.Event,
         disk: Callable[[FileState], DiskContext],
+        pool: BufferPool | None = None,
     ) -> None:
         self.config = config
+        self.pool = pool
         self.stats = stats
         self.stop = stop
         self.disk = disk
@@ -169,14 +173,16 @@ class Worker:
         The buffer is filled before each write, so writes stay aligned (direct I/O) except
         at the file's end or after a cut: those few bytes go through the page cache.
         """
-        view = memoryview(self.buffer)
         pos = mark = start
+        size = len(self.buffer)
         try:
             while pos < end:
                 if self.stop.is_set():
                     raise Stopped()
-                want = min(len(view), end - pos)
-                got = self._fill(state, response, view[:want], pos)
+                want = min(size, end - pos)
+                if self.pool is not None:
+                    self.pool.pace(state.ahead, pos, self.stop)
+                got = self._fill(state, response, want, pos)
                 pos += got
                 if got < want:
                     break  # the body ended early
@@ -188,21 +194,39 @@ class Worker:
         return pos
 
     def _fill(
-        self, state: FileState, response: http.client.HTTPResponse, view: memoryview, pos: int
+        self, state: FileState, response: http.client.HTTPResponse, want: int, pos: int
     ) -> int:
-        """Fill ``view`` from the body, then write it at ``pos`` (also what came before a cut)."""
+        """Fill ``want`` bytes of the buffer from the body, then write them at ``pos`` (also
+        what came before a cut) and offer the buffer to the hasher."""
         got = 0
-        try:
-            while got < len(view):
-                n = response.readinto(view[got:])
-                if not n:
-                    break
-                got += n
-        finally:
-            if got:
-                write_at(state.fd, state.dfd, view[:got], pos)
-                self.stats.received(state.job.path, got)
+        with memoryview(self.buffer) as view:
+            try:
+                while got < want:
+                    n = response.readinto(view[got:want])
+                    if not n:
+                        break
+                    got += n
+            finally:
+                if got:
+                    write_at(state.fd, state.dfd, view[:got], pos)
+                    self.stats.received(state.job.path, got)
+        if got:
+            self._offer(state, pos, got)
         return got
+
+    def _offer(self, state: FileState, pos: int, length: int) -> None:
+        """Hand the written buffer to the hasher and go on with a spare, if there is one."""
+        pool = self.pool
+        if pool is None:
+            return
+        spare = pool.take()
+        if spare is None:
+            return
+        if state.offer(pos, self.buffer, length, pool.window):
+            self.buffer = spare
+            pool.on_offer()
+        else:
+            pool.give(spare)
 
     # -- servers that ignore Range -----------------------------------------------------------------
 
