@@ -127,6 +127,18 @@ def tool_engine(sc: Scenario, url: str, work: Path, env: dict[str, str]) -> Resu
     return Result(seconds, rss, json.loads(out.strip().splitlines()[-1])["commit_lag"])
 
 
+def tool_baseline(sc: Scenario, url: str, work: Path, env: dict[str, str]) -> Result:
+    """The engine of another checkout (``--baseline DIR``, e.g. ``git archive HEAD~1``)."""
+    base = BASELINE[0]
+    args = [sys.executable, str(base / "benchmarks" / "pull.py"), "--child-engine"]
+    args += [url, sc.repo, sc.commit, str(work)]
+    seconds, rss, out = run_child(args, {**env, "PYTHONPATH": f"{base}{os.pathsep}{base / 'src'}"})
+    return Result(seconds, rss, json.loads(out.strip().splitlines()[-1])["commit_lag"])
+
+
+BASELINE: list[Path] = []
+
+
 def tool_provisioner(sc: Scenario, url: str, work: Path, env: dict[str, str]) -> Result:
     exe = str(Path(sys.executable).with_name("provisioner"))
     refs = [f"{sc.repo}:{p}" for p in sc.files] if len(sc.files) == 1 else [f"{sc.repo}:*"]
@@ -179,6 +191,7 @@ def tool_aria2c(sc: Scenario, url: str, work: Path, env: dict[str, str]) -> Resu
 
 TOOLS: dict[str, Callable[[Scenario, str, Path, dict[str, str]], Result]] = {
     "engine": tool_engine,
+    "baseline": tool_baseline,
     "provisioner": tool_provisioner,
     "hf": tool_hf,
     "curl": tool_curl,
@@ -242,12 +255,12 @@ def report(sc: Scenario) -> None:
         print(
             f"{tool:<12} {statistics.median(speeds):>11.0f} {spread:>16} {max(rss):>12.0f}  {lag}"
         )
-    for ours in ("engine", "provisioner"):
+    for ours in ("engine", "baseline", "provisioner"):
         if ours not in sc.results:
             continue
         ratios = []
         for peer in sc.results:
-            if peer in ("engine", "provisioner"):
+            if peer in ("engine", "baseline", "provisioner"):
                 continue
             ratio = statistics.median(mbps(sc, ours)) / statistics.median(mbps(sc, peer))
             ratios.append(f"{ratio:.2f}x {peer}")
@@ -264,6 +277,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--scenarios", default="a,b")
     parser.add_argument("--tools", default="engine,provisioner,hf,curl,aria2c")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout whose engine runs as tool 'baseline'"
+    )
     parser.add_argument("--child-engine", nargs=4, metavar=("URL", "REPO", "COMMIT", "WORK"))
     args = parser.parse_args()
     if args.child_engine:
@@ -274,6 +290,10 @@ def main() -> int:
     from tests.hub import start_subprocess_server
 
     tools = [t for t in args.tools.split(",") if t]
+    if args.baseline is not None:
+        BASELINE.append(args.baseline.resolve())
+        if "baseline" not in tools:
+            tools.insert(1 if "engine" in tools else 0, "baseline")
     if "aria2c" in tools and shutil.which("aria2c") is None:
         print("aria2c not found (apt-get install aria2): skipped")
         tools.remove("aria2c")

@@ -41,7 +41,7 @@ class TransferJob:
 class TransferOptions:
     """Knobs of the engine; the defaults suit both loopback and the real Hub."""
 
-    max_connections: int = 8
+    max_connections: int = 4
     timeout: float = 30.0  # connect timeout, and the default stall timeout
     max_redirects: int = 5
     stall_timeout: float | None = None  # no byte for this long: drop the connection, re-ask
