@@ -120,6 +120,7 @@ class FileState:
     streaming: int = 0
     restarts: int = 0
     finished: bool = False
+    verified: bool = False  # hashes match; being made durable (then ``finished``)
     direct: bool = True
     unjournaled: bool = False  # opened a full-size partial with no journal: rehash it first
     stream_attempts: Attempts = field(init=False)
@@ -174,6 +175,7 @@ class FileState:
         if prealloc:
             preallocate(fd, self.size)
         self._reset_hashes()
+        self.verified = False
         with self.lock:
             self.fd, self.dfd, self.journal = fd, dfd, journal
             self.done, self.claimed = done, RangeSet()

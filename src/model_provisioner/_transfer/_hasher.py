@@ -87,7 +87,7 @@ class Hasher:
         """Hash what became contiguous in every file; True if anything moved."""
         moved = False
         for state in list(self.files):
-            if state.finished or state.fd < 0:
+            if state.finished or state.verified or state.fd < 0:
                 continue
             if self._hash(state, PASS_BUDGET):
                 moved = True

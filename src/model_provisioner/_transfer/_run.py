@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .._errors import Cancelled, IntegrityError
@@ -59,6 +60,8 @@ class Run:
         size = config.worker.buffer_size
         self.pool = BufferPool(config.hash_window // size, size, config.hash_window, self._poke)
         self.hasher = Hasher(files, stats, self._hashed, self._fail, self.pool)
+        # fdatasync of verified files, off the hasher thread (it goes on with the next file).
+        self.finisher = ThreadPoolExecutor(2, thread_name_prefix="finish")
 
     @property
     def _max_part(self) -> int:
@@ -139,6 +142,7 @@ class Run:
         for thread in threads:
             thread.join()
         self.hasher.stop()
+        self.finisher.shutdown(wait=True)
         for worker in self.workers:
             worker.conns.close()
 
@@ -196,6 +200,22 @@ class Run:
         job = state.job
         problem = _mismatch(state)
         if problem is None:
+            state.verified = True
+            self.finisher.submit(self._finish, state)
+            return
+        if state.restarts >= 1 and not state.unjournaled:
+            raise IntegrityError(f"{job.path}: {problem} twice; giving up", problems=[problem])
+        self.stats.rewind(job.path, job.size)
+        self.hasher.forget(state)
+        with wire_errors(job.url, self.disk(state)):
+            state.restart(self.config.preallocate)
+        with self.cond:
+            self.cond.notify_all()
+
+    def _finish(self, state: FileState) -> None:
+        """Verified: make it durable, drop its journal, report it done."""
+        job = state.job
+        try:
             with wire_errors(job.url, self.disk(state)):
                 os.fdatasync(state.fd)
             assert state.journal is not None
@@ -206,15 +226,8 @@ class Run:
                 state.finished = True
                 self.results[job.path] = state.sha256.hexdigest()
                 self.cond.notify_all()
-            return
-        if state.restarts >= 1 and not state.unjournaled:
-            raise IntegrityError(f"{job.path}: {problem} twice; giving up", problems=[problem])
-        self.stats.rewind(job.path, job.size)
-        self.hasher.forget(state)
-        with wire_errors(job.url, self.disk(state)):
-            state.restart(self.config.preallocate)
-        with self.cond:
-            self.cond.notify_all()
+        except BaseException as exc:
+            self._fail(exc)
 
     def disk(self, state: FileState) -> DiskContext:
         folder = state.job.partial.parent
