@@ -22,7 +22,7 @@ from .._progress import TransferStats
 from ._file import FileState
 from ._hasher import Hasher
 from ._pool import BufferPool
-from ._ranges import MAX_PART, Span, part_size
+from ._ranges import MAX_PART, MiB, Span, part_size
 from ._wire import DiskContext, wire_errors
 from ._worker import Stopped, Worker, WorkerConfig
 
@@ -70,7 +70,8 @@ class Run:
         config = self.config
         if config.hash_window <= 0:
             return config.max_part
-        return min(config.max_part, config.hash_window // (config.connections + 1))
+        cap = config.hash_window // (config.connections + 1)
+        return min(config.max_part, cap - cap % MiB)  # whole MiB: aligned for direct I/O
 
     def _poke(self) -> None:
         self.hasher.poke()
