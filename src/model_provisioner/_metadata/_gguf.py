@@ -15,6 +15,7 @@ padding to ``general.alignment``, tensor data. A string is a u64 length and UTF-
 
 from __future__ import annotations
 
+import math
 import struct
 from array import array
 from collections import Counter
@@ -90,10 +91,7 @@ class TensorInfo(NamedTuple):
 
     @property
     def n_elements(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return math.prod(self.shape)
 
     @property
     def n_bytes(self) -> int | None:

@@ -8,6 +8,7 @@ because a header read over HTTP is fine to summarise before the file is whole.
 from __future__ import annotations
 
 import json
+import math
 import posixpath
 from collections import Counter
 from dataclasses import dataclass, field
@@ -65,10 +66,7 @@ class SafetensorsTensor:
 
     @property
     def n_elements(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return math.prod(self.shape)
 
     @property
     def expected_bytes(self) -> int | None:
