@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 from filelock import FileLock, Timeout
 
@@ -22,49 +20,8 @@ from .._errors import Cancelled
 from .._hub import HubSettings
 from .._progress import TransferStats
 from ._file import FileState
-from ._retry import RetryPolicy
-from ._run import Run, RunConfig
-from ._worker import WorkerConfig
-
-
-@dataclass(frozen=True)
-class TransferJob:
-    url: str
-    path: str
-    size: int
-    sha256: str | None
-    git_sha1: str | None
-    partial: Path
-
-
-@dataclass(frozen=True)
-class TransferOptions:
-    """Knobs of the engine; the defaults suit both loopback and the real Hub."""
-
-    max_connections: int = 4
-    timeout: float = 30.0  # connect timeout, and the default stall timeout
-    max_redirects: int = 5
-    stall_timeout: float | None = None  # no byte for this long: drop the connection, re-ask
-    retries: int = 6  # tries without progress, per part
-    backoff_base: float = 0.25
-    backoff_cap: float = 10.0
-    retry_after_cap: float = 60.0
-    buffer_size: int = 1 << 20  # per connection
-    checkpoint: int = 2 << 20  # journal progress inside a part this often
-    journal_interval: float = 0.5  # fdatasync journals this often
-    preallocate: bool = True
-    direct_io: bool = False  # O_DIRECT for aligned writes and hash read-back
-    hash_window: int = 64 << 20  # received buffers kept for the hasher (memory bound)
-    max_part: int = 64 << 20  # largest Range request
-
-    def policy(self) -> RetryPolicy:
-        return RetryPolicy(
-            retries=self.retries,
-            backoff_base=self.backoff_base,
-            backoff_cap=self.backoff_cap,
-            retry_after_cap=self.retry_after_cap,
-        )
-
+from ._options import TransferJob, TransferOptions
+from ._run import Run
 
 StoredCheck = Callable[[TransferJob], str | None]
 
@@ -130,26 +87,8 @@ class TransferEngine:
     ) -> dict[str, str]:
         if not jobs:
             return {}
-        opts = self.options
-        policy = opts.policy()
-        config = RunConfig(
-            worker=WorkerConfig(
-                settings=self.settings,
-                policy=policy,
-                stall_timeout=opts.stall_timeout or opts.timeout,
-                max_redirects=opts.max_redirects,
-                buffer_size=opts.buffer_size,
-                checkpoint=opts.checkpoint,
-            ),
-            connections=max(1, opts.max_connections),
-            preallocate=opts.preallocate,
-            direct_io=opts.direct_io,
-            journal_interval=opts.journal_interval,
-            hash_window=opts.hash_window,
-            max_part=opts.max_part,
-        )
-        files = [FileState(job, policy) for job in jobs]
-        return Run(files, stats, cancel, config).execute()
+        files = [FileState(job, self.options.policy) for job in jobs]
+        return Run(files, stats, cancel, self.settings, self.options).execute()
 
 
 def _lock(job: TransferJob) -> FileLock:

@@ -17,15 +17,13 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._direct import open_direct
 from ._journal import Journal, Validator, load
+from ._options import TransferJob
 from ._ranges import RangeSet, Span, next_part
 from ._retry import Attempts, RetryPolicy
-
-if TYPE_CHECKING:
-    from ._engine import TransferJob
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 _SYNC_FILE_RANGE_WAIT_BEFORE = 1

@@ -14,28 +14,18 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from .._errors import Cancelled, IntegrityError
 from .._fsutil import free_bytes
+from .._hub import HubSettings
 from .._progress import TransferStats
 from ._file import FileState
 from ._hasher import Hasher
+from ._options import TransferOptions
 from ._pool import BufferPool
-from ._ranges import MAX_PART, MiB, Span, part_size
+from ._ranges import MiB, Span, part_size
 from ._wire import DiskContext, wire_errors
-from ._worker import Stopped, Worker, WorkerConfig
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    worker: WorkerConfig
-    connections: int
-    preallocate: bool
-    direct_io: bool
-    journal_interval: float
-    hash_window: int = 64 << 20
-    max_part: int = MAX_PART
+from ._worker import Stopped, Worker
 
 
 class Run:
@@ -46,19 +36,21 @@ class Run:
         files: list[FileState],
         stats: TransferStats,
         cancel: threading.Event,
-        config: RunConfig,
+        settings: HubSettings,
+        options: TransferOptions,
     ) -> None:
         self.files = files
         self.stats = stats
         self.cancel = cancel
-        self.config = config
+        self.settings = settings
+        self.options = options
         self.stop = threading.Event()
         self.cond = threading.Condition()
         self.errors: list[BaseException] = []
         self.results: dict[str, str] = {}
         self.workers: list[Worker] = []
-        size = config.worker.buffer_size
-        self.pool = BufferPool(config.hash_window // size, size, config.hash_window, self._poke)
+        size, window = options.buffer_size, options.hash_window
+        self.pool = BufferPool(window // size, size, window, self._poke)
         self.hasher = Hasher(files, stats, self._hashed, self._fail, self.pool)
         # fdatasync of verified files, off the hasher thread (it goes on with the next file).
         self.finisher = ThreadPoolExecutor(2, thread_name_prefix="finish")
@@ -67,11 +59,11 @@ class Run:
     def _max_part(self) -> int:
         """Parts small enough that all connections stay within the hasher's window, so what
         they receive is hashed from memory (adjacent parts: N connections span N parts)."""
-        config = self.config
-        if config.hash_window <= 0:
-            return config.max_part
-        cap = config.hash_window // (config.connections + 1)
-        return min(config.max_part, cap - cap % MiB)  # whole MiB: aligned for direct I/O
+        options = self.options
+        if options.hash_window <= 0:
+            return options.max_part
+        cap = options.hash_window // (options.connections + 1)
+        return min(options.max_part, cap - cap % MiB)  # whole MiB: aligned for direct I/O
 
     def _poke(self) -> None:
         self.hasher.poke()
@@ -102,17 +94,17 @@ class Run:
         for state in self.files:
             with wire_errors(state.job.url, self.disk(state)):
                 done = state.open(
-                    fresh=False, prealloc=self.config.preallocate, direct=self.config.direct_io
+                    fresh=False, prealloc=self.options.preallocate, direct=self.options.direct_io
                 )
             if done:
                 self.stats.received(state.job.path, done)
 
     def _worker_count(self) -> int:
         parts = sum(max(1, -(-f.size // (4 << 20))) for f in self.files)
-        return max(1, min(self.config.connections, parts))
+        return max(1, min(self.options.connections, parts))
 
     def _start_worker(self, index: int) -> threading.Thread:
-        worker = Worker(self.config.worker, self.stats, self.stop, self.disk, self.pool)
+        worker = Worker(self.settings, self.options, self.stats, self.stop, self.disk, self.pool)
         self.workers.append(worker)
         thread = threading.Thread(target=self._work, args=(worker,), name=f"fetch-{index}")
         thread.daemon = True
@@ -128,7 +120,7 @@ class Run:
                     self.stop.set()
                     break
                 self.cond.wait(0.05)
-                if time.monotonic() - last_sync >= self.config.journal_interval:
+                if time.monotonic() - last_sync >= self.options.journal_interval:
                     self._sync_journals()
                     last_sync = time.monotonic()
         self.stop.set()
@@ -175,7 +167,7 @@ class Run:
         """The next span to fetch; blocks while everything left is claimed by others."""
         with self.cond:
             while not self.stop.is_set():
-                want = part_size(self._unclaimed(), self.config.connections, self._max_part)
+                want = part_size(self._unclaimed(), self.options.connections, self._max_part)
                 for state in self.files:
                     span = state.claim(want)
                     if span is not None:
@@ -209,7 +201,7 @@ class Run:
         self.stats.rewind(job.path, job.size)
         self.hasher.forget(state)
         with wire_errors(job.url, self.disk(state)):
-            state.restart(self.config.preallocate)
+            state.restart(self.options.preallocate)
         with self.cond:
             self.cond.notify_all()
 

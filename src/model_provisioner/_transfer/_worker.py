@@ -11,16 +11,16 @@ from __future__ import annotations
 import http.client
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from .._errors import IntegrityError, NetworkError
 from .._hub import HubSettings
 from .._progress import TransferStats
 from ._direct import aligned_buffer, write_at
 from ._file import FileState
+from ._options import TransferOptions
 from ._pool import BufferPool
 from ._ranges import Span
-from ._retry import Attempts, RetryPolicy
+from ._retry import Attempts
 from ._wire import (
     Connections,
     DiskContext,
@@ -38,34 +38,26 @@ class Stopped(Exception):
     """The run is stopping (cancel or another worker's fatal error)."""
 
 
-@dataclass(frozen=True)
-class WorkerConfig:
-    settings: HubSettings
-    policy: RetryPolicy
-    stall_timeout: float
-    max_redirects: int
-    buffer_size: int
-    checkpoint: int
-
-
 class Worker:
     """Fetches spans handed out by ``next_work`` until it returns None."""
 
     def __init__(
         self,
-        config: WorkerConfig,
+        settings: HubSettings,
+        options: TransferOptions,
         stats: TransferStats,
         stop: threading.Event,
         disk: Callable[[FileState], DiskContext],
         pool: BufferPool | None = None,
     ) -> None:
-        self.config = config
+        self.settings = settings
+        self.options = options
         self.pool = pool
         self.stats = stats
         self.stop = stop
         self.disk = disk
-        self.conns = Connections(config.stall_timeout)
-        self.buffer = aligned_buffer(config.buffer_size)
+        self.conns = Connections(options.stall)
+        self.buffer = aligned_buffer(options.buffer_size)
 
     # -- one span, with retries ------------------------------------------------------------------
 
@@ -73,7 +65,7 @@ class Worker:
         """Fetch [start, end) of ``state`` into its partial file, retrying transient failures."""
         start, end = span
         streamed = state.single
-        attempts = state.stream_attempts if streamed else Attempts(self.config.policy)
+        attempts = state.stream_attempts if streamed else Attempts(self.options.policy)
         pos = start
         try:
             while pos < end:
@@ -104,7 +96,7 @@ class Worker:
             raise NetworkError(
                 f"{state.job.path}: {exc.reason} (gave up after {attempts.total} tries)"
             ) from exc
-        delay = self.config.policy.delay(attempts.failures, exc.retry_after)
+        delay = self.options.policy.delay(attempts.failures, exc.retry_after)
         if self.stop.wait(delay):
             raise Stopped()
 
@@ -118,7 +110,7 @@ class Worker:
             headers["Range"] = f"bytes={start}-{end - 1}"
         url = state.url or job.url
         response, final = open_url(
-            self.conns, url, headers, self.config.settings.auth_headers, self.config.max_redirects
+            self.conns, url, headers, self.settings.auth_headers, self.options.max_redirects
         )
         if url != job.url and response.status in (401, 403, 404, 410):
             # A remembered CDN URL expired: ask the Hub again for a fresh redirect.
@@ -186,7 +178,7 @@ class Worker:
                 pos += got
                 if got < want:
                     break  # the body ended early
-                if pos - mark >= self.config.checkpoint:
+                if pos - mark >= self.options.checkpoint:
                     state.complete(mark, pos)
                     mark = pos
         finally:

@@ -1,0 +1,66 @@
+"""What the engine is asked to fetch and how: the job and options types, imported by all.
+
+A leaf module (it imports nothing else from the engine), so the file, worker and run modules
+can name these types without an import cycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from ._retry import RetryPolicy
+
+
+@dataclass(frozen=True)
+class TransferJob:
+    url: str
+    path: str
+    size: int
+    sha256: str | None
+    git_sha1: str | None
+    partial: Path
+
+
+@dataclass(frozen=True)
+class TransferOptions:
+    """Knobs of the engine; the defaults suit both loopback and the real Hub.
+
+    Passed whole to the run and its workers; values derived from several knobs are the
+    properties below, computed here once rather than copied into per-layer configs.
+    """
+
+    max_connections: int = 4
+    timeout: float = 30.0  # connect timeout, and the default stall timeout
+    max_redirects: int = 5
+    stall_timeout: float | None = None  # no byte for this long: drop the connection, re-ask
+    retries: int = 6  # tries without progress, per part
+    backoff_base: float = 0.25
+    backoff_cap: float = 10.0
+    retry_after_cap: float = 60.0
+    buffer_size: int = 1 << 20  # per connection
+    checkpoint: int = 2 << 20  # journal progress inside a part this often
+    journal_interval: float = 0.5  # fdatasync journals this often
+    preallocate: bool = True
+    direct_io: bool = False  # O_DIRECT for aligned writes and hash read-back
+    hash_window: int = 64 << 20  # received buffers kept for the hasher (memory bound)
+    max_part: int = 64 << 20  # largest Range request
+
+    @cached_property
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            retries=self.retries,
+            backoff_base=self.backoff_base,
+            backoff_cap=self.backoff_cap,
+            retry_after_cap=self.retry_after_cap,
+        )
+
+    @property
+    def stall(self) -> float:
+        """Seconds without a byte before a connection is dropped and the part re-asked."""
+        return self.stall_timeout or self.timeout
+
+    @property
+    def connections(self) -> int:
+        return max(1, self.max_connections)
