@@ -208,6 +208,7 @@ def child_engine(url: str, repo: str, commit: str, work: Path) -> None:
     from model_provisioner._hub import HubClient, HubSettings
     from model_provisioner._progress import TransferStats
     from model_provisioner._references import parse_reference
+    from model_provisioner._store import Store
     from model_provisioner._transfer import TransferEngine, TransferJob
 
     settings = HubSettings(endpoint=url)
@@ -219,7 +220,7 @@ def child_engine(url: str, repo: str, commit: str, work: Path) -> None:
             size=f.size,
             sha256=f.sha256,
             git_sha1=f.git_sha1,
-            partial=work / "partial" / f"{f.sha256 or 'git-' + str(f.git_sha1)}.part",
+            partial=Store(work).partial_path(f.sha256, f.git_sha1),
         )
         for f in snapshot.files
         if f.path != ".gitattributes"

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from model_provisioner import IntegrityError, ModelFile, ModelInfo, parse_reference
-from model_provisioner._store import Store, safe_relpath
+from model_provisioner._store import (
+    Store,
+    journal_of,
+    lock_of,
+    partial_of,
+    safe_relpath,
+    temp_of,
+)
 
 
 def put_blob(store: Store, data: bytes) -> str:
@@ -108,3 +115,20 @@ def test_a_torn_manifest_is_not_listed(store: Store) -> None:
 def test_hostile_listing_paths_are_refused(path: str) -> None:
     with pytest.raises(IntegrityError, match="outside the repository"):
         safe_relpath(path)
+
+
+def test_partial_names_come_from_one_place(tmp_path: Path) -> None:
+    """The engine, gc and pull all ask the store; every companion file maps to its partial."""
+    store = Store(tmp_path)
+    lfs = store.partial_path("a" * 64, "b" * 40)
+    small = store.partial_path(None, "b" * 40)
+    assert lfs.name == "a" * 64 + ".part" and small.name == "git-" + "b" * 40 + ".part"
+    for partial in (lfs, small):
+        for companion in (partial, journal_of(partial), lock_of(partial), temp_of(partial)):
+            assert partial_of(companion) == partial
+    assert partial_of(temp_of(journal_of(lfs))) == lfs
+    for other in ("reservations", ".lock", "x.json", ".part", ".x.tmp"):
+        assert partial_of(store.partial / other) is None
+    for bad in (("../" + "a" * 62, None), (None, "../x"), (None, None), ("A" * 64, None)):
+        with pytest.raises(IntegrityError):
+            store.partial_path(*bad)

@@ -17,8 +17,9 @@ from model_provisioner._hub import HubSettings
 from model_provisioner._partials import collect_stale_partials
 from model_provisioner._progress import TransferStats
 from model_provisioner._reservations import Reservations, remaining_bytes
+from model_provisioner._store import Store, journal_of, lock_of, partial_lock
 from model_provisioner._transfer import TransferEngine, TransferJob
-from model_provisioner._transfer._journal import Validator, journal_path, load
+from model_provisioner._transfer._journal import Validator, load
 from tests.hub import FixtureHub, HubServer
 from tests.transfer_helpers import FAST, MiB, make_fetch, run_engine
 
@@ -55,7 +56,7 @@ def test_enospc_is_a_disk_space_error_and_keeps_the_partial(
     with pytest.raises(DiskSpaceError, match=r"need .*, have ") as info:
         run_engine(settings, [job], options)
     assert "\n" not in str(info.value)
-    assert job.partial.exists() and journal_path(job.partial).exists()
+    assert job.partial.exists() and journal_of(job.partial).exists()
     done = load(job.partial, Validator(job.size, job.sha256, None))
     assert done is not None and done.total < job.size
 
@@ -86,21 +87,40 @@ def test_reservations_subtract_other_live_processes(tmp_path: Path) -> None:
 
 
 def test_collect_stale_partials(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.ensure()
+    folder = store.partial
     old = time.time() - 3600
-    stale = [tmp_path / "a.part", tmp_path / "a.part.journal", tmp_path / ".a.part.1.2.tmp"]
-    orphan = tmp_path / "gone.part.journal"
-    fresh = [tmp_path / "b.part", tmp_path / "b.part.journal"]
+    stale = [folder / "a.part", folder / "a.part.journal", folder / ".a.part.1.2.tmp"]
+    orphan = folder / "gone.part.journal"
+    fresh = [folder / "b.part", folder / "b.part.journal"]
     for path in [*stale, orphan, *fresh]:
         path.write_bytes(b"x")
     for path in [*stale, orphan]:
         os.utime(path, (old, old))
-    (tmp_path / "unrelated.txt").write_text("keep")
-    found = collect_stale_partials(tmp_path, older_than=600, dry_run=True)
+    (folder / "unrelated.txt").write_text("keep")
+    found = collect_stale_partials(store, older_than=600, dry_run=True)
     assert sorted(found) == sorted([*stale, orphan])
     assert all(p.exists() for p in found)
-    assert sorted(collect_stale_partials(tmp_path, older_than=600)) == sorted(found)
+    assert sorted(collect_stale_partials(store, older_than=600)) == sorted(found)
     assert not any(p.exists() for p in found)
     assert all(p.exists() for p in fresh)
+
+
+def test_gc_keeps_partials_a_pull_holds_or_reserved(tmp_path: Path) -> None:
+    """A locked partial is being fetched; a reserved one is verified and waits for its commit."""
+    store = Store(tmp_path)
+    store.ensure()
+    locked, reserved, stale = (store.partial_path(c * 64, None) for c in "abc")
+    for path in (locked, reserved, stale):
+        path.write_bytes(b"x")
+        os.utime(path, (0, 0))
+    with partial_lock(locked), store.reservations.claim({reserved: 1}, "a pull"):
+        assert collect_stale_partials(store, older_than=0) == [stale]
+        assert locked.exists() and reserved.exists()
+    found = collect_stale_partials(store, older_than=0)
+    assert sorted(found) == sorted([locked, lock_of(locked), reserved])
+    assert not list(store.partial.glob("*.part*"))
 
 
 def test_a_blob_another_process_is_fetching_is_waited_for_not_fetched_twice(
@@ -124,7 +144,7 @@ def test_a_blob_another_process_is_fetching_is_waited_for_not_fetched_twice(
     thread = threading.Thread(target=first)
     thread.start()
     deadline = time.monotonic() + 10
-    while not journal_path(job.partial).exists() and time.monotonic() < deadline:
+    while not journal_of(job.partial).exists() and time.monotonic() < deadline:
         time.sleep(0.01)
     second = TransferEngine(settings, FAST, is_stored=is_stored)
     got = second.run([job], TransferStats(), threading.Event())

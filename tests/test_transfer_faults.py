@@ -13,8 +13,9 @@ import pytest
 from model_provisioner._errors import AuthError, Cancelled, IntegrityError, NetworkError
 from model_provisioner._hub import HubSettings
 from model_provisioner._progress import TransferStats
+from model_provisioner._store import journal_of
 from model_provisioner._transfer import TransferEngine
-from model_provisioner._transfer._journal import Journal, Validator, journal_path, load
+from model_provisioner._transfer._journal import Journal, Validator, load
 from model_provisioner._transfer._ranges import RangeSet
 from tests.hub import FixtureHub, HubServer
 from tests.transfer_helpers import FAST, Fetch, MiB, make_fetch, run_engine
@@ -38,7 +39,7 @@ def assert_fetched(fetch: Fetch, jobs: Any, hashes: dict[str, str]) -> None:
     for job in jobs:
         assert hashes[job.path] == fetch.sha256(job.path)
         assert job.partial.read_bytes() == fetch.sources[job.path].read_bytes()
-        assert not journal_path(job.partial).exists()
+        assert not journal_of(job.partial).exists()
 
 
 def test_clean_pull_of_several_files(
@@ -142,7 +143,7 @@ def test_cancel_keeps_partial_and_journal_for_resume(
     timer.start()
     with pytest.raises(Cancelled):
         run_engine(settings, jobs, dataclasses.replace(FAST, stall_timeout=10.0), cancel)
-    assert jobs[0].partial.exists() and journal_path(jobs[0].partial).exists()
+    assert jobs[0].partial.exists() and journal_of(jobs[0].partial).exists()
     done = load(jobs[0].partial, Validator(jobs[0].size, jobs[0].sha256, None))
     assert done is not None and done.total >= 2 * MiB
     hub_server.faults.clear()

@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from model_provisioner._errors import AuthError, DiskSpaceError, ModelNotFound, NetworkError
-from model_provisioner._transfer._journal import Journal, Validator, journal_path, load, parse
+from model_provisioner._store import journal_of
+from model_provisioner._transfer._journal import Journal, Validator, load, parse
 from model_provisioner._transfer._ranges import MiB, RangeSet, next_part, part_size
 from model_provisioner._transfer._retry import Attempts, RetryPolicy
 from model_provisioner._transfer._wire import (
@@ -82,7 +83,7 @@ def test_journal_round_trip_and_torn_last_line(tmp_path: Path) -> None:
     journal.sync()
     journal.close()
     journal.close()  # idempotent
-    with open(journal_path(partial), "a") as f:
+    with open(journal_of(partial), "a") as f:
         f.write("300 40")  # a kill in the middle of a line
     done = load(partial, validator)
     assert done is not None and done.spans == [(0, 200)]

@@ -6,6 +6,7 @@ installed keeps pointing at its own, untouched files.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,18 +14,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._catalog import Catalog, Entry
-from ._errors import MetadataError, OfflineError
+from ._catalog import Catalog
+from ._errors import IntegrityError, MetadataError, OfflineError
 from ._fsutil import free_bytes
 from ._hub import HubClient, HubSettings, RemoteFile, RepoSnapshot
 from ._metadata import read_local_metadata
 from ._models import ModelFile, ModelInfo
 from ._progress import ProgressCallback, ProgressReporter, Stage, Ticker, TransferStats
 from ._references import ModelReference
-from ._reservations import Reservations
 from ._selection import Selection, select_files
 from ._store import Store
 from ._transfer import TransferEngine, TransferJob, TransferOptions
+
+# Rounds of "fetch what is missing, re-check under the commit lock" before giving up.
+_COMMIT_TRIES = 5
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ class Downloader:
         self.settings = settings
         self.hub = HubClient(settings)
         self.engine = TransferEngine(settings, options, is_stored=self._stored)
-        self.reservations = Reservations(store.partial / "reservations")
+        self.reservations = store.reservations
 
     def pull(self, request: PullRequest) -> ModelInfo:
         ref = request.ref
@@ -95,16 +98,47 @@ class Downloader:
             raise OfflineError(f"{ref.canonical} is not installed and HF_HUB_OFFLINE is set")
         self.store.ensure()
         reporter.stage(Stage.RESOLVING)
-        with self.store.lock(f"model:{ref.provider}/{ref.repo.lower()}/{ref.selection_key}"):
+        with self.store.entry_lock(ref):
             plan = self.plan(ref)
             entry = self.catalog.find(ref)
             if entry and entry.info.commit == plan.snapshot.commit:
                 return self._done(reporter, entry.info)
-            partials = {self.store.partial_path(_partial_name(f)): f.size for f in plan.missing}
-            with self.reservations.claim(partials, plan.ref.canonical):
-                hashes = self._transfer(plan, reporter, request.cancel)
-            info = self._commit(plan, hashes, entry)
+            info = self._fetch_and_commit(plan, reporter, request.cancel)
         return self._done(reporter, info)
+
+    def _fetch_and_commit(
+        self, plan: PullPlan, reporter: ProgressReporter, cancel: threading.Event
+    ) -> ModelInfo:
+        """Transfer what is missing, then commit under the store's commit lock.
+
+        The plan's "already stored" is re-checked inside the lock: what a delete or gc removed
+        meanwhile (despite the reservation, e.g. before it was written) is fetched again, a
+        bounded number of times. The reservations stay until the manifest is written, so gc
+        and delete keep the verified partials and the stored blobs this pull will link.
+        """
+        present = dict(plan.present)
+        todo = plan.missing
+        hashes: dict[str, str] = {}
+        with contextlib.ExitStack() as held:
+            for _ in range(_COMMIT_TRIES):
+                partials = {self.store.partial_path(f.sha256, f.git_sha1): f.size for f in todo}
+                claim = self.reservations.claim(
+                    partials, plan.ref.canonical, blobs=present.values()
+                )
+                held.enter_context(claim)
+                hashes |= self._transfer(plan, todo, reporter, cancel)
+                with self.store.commit_lock():
+                    todo = self._vanished(plan, present, hashes)
+                    if not todo:
+                        return self._commit(plan, present, hashes)
+                for f in todo:
+                    present.pop(f.path, None)
+                    hashes.pop(f.path, None)
+        names = ", ".join(f.path for f in todo)
+        raise IntegrityError(
+            f"{plan.ref.canonical}: files kept disappearing before the commit ({names})",
+            hint="another command is removing them; run the pull again when it is done",
+        )
 
     def plan(self, ref: ModelReference) -> PullPlan:
         snapshot = self.hub.snapshot(ref)
@@ -129,8 +163,14 @@ class Downloader:
         }
 
     def _transfer(
-        self, plan: PullPlan, reporter: ProgressReporter, cancel: threading.Event
+        self,
+        plan: PullPlan,
+        files: Sequence[RemoteFile],
+        reporter: ProgressReporter,
+        cancel: threading.Event,
     ) -> dict[str, str]:
+        if not files:
+            return {}
         jobs = [
             TransferJob(
                 url=self.settings.file_url(plan.snapshot.repo, plan.snapshot.commit, f.path),
@@ -138,26 +178,48 @@ class Downloader:
                 size=f.size,
                 sha256=f.sha256,
                 git_sha1=f.git_sha1,
-                partial=self.store.partial_path(_partial_name(f)),
+                partial=self.store.partial_path(f.sha256, f.git_sha1),
             )
-            for f in plan.missing
+            for f in files
         ]
         stats = TransferStats()
-        done = plan.bytes_total - plan.bytes_to_fetch
+        done = plan.bytes_total - sum(f.size for f in files)
         with Ticker(lambda: reporter.sample(stats, done, done)):
             hashes = self.engine.run(jobs, stats, cancel)
         reporter.stage(Stage.VERIFYING, bytes_done=plan.bytes_total, bytes_total=plan.bytes_total)
         return hashes
 
-    def _commit(self, plan: PullPlan, hashes: dict[str, str], old: Entry | None) -> ModelInfo:
+    def _vanished(
+        self, plan: PullPlan, present: dict[str, str], hashes: dict[str, str]
+    ) -> tuple[RemoteFile, ...]:
+        """Files whose bytes are no longer where the commit needs them (called under the lock).
+
+        A fetched file needs its blob, or its verified partial: right size, no journal (a
+        journal means someone reopened it and may be writing).
+        """
+        gone = []
+        for f in plan.files:
+            sha256 = present.get(f.path) or hashes[f.path]
+            if self.store.has_blob(sha256, f.size):
+                continue
+            partial = self.store.partial_path(f.sha256, f.git_sha1)
+            if f.path in present or not self.store.is_verified_partial(partial, f.size):
+                gone.append(f)
+        return tuple(gone)
+
+    def _commit(self, plan: PullPlan, present: dict[str, str], hashes: dict[str, str]) -> ModelInfo:
+        """Blobs, then links, each re-checked, then the manifest; the caller holds the lock."""
         snap, ref = plan.snapshot, plan.ref
+        old = self.catalog.find(ref)
         files = []
         for f in plan.files:
-            sha256 = plan.present.get(f.path) or hashes[f.path]
-            if f.path in hashes:
+            sha256 = present.get(f.path) or hashes[f.path]
+            if f.path not in present:
                 self._commit_blob(f, sha256)
             self.store.link_file(sha256, ref.provider, snap.repo, snap.commit, f.path)
             files.append(ModelFile(f.path, f.size, sha256, f.git_sha1, f.lfs))
+        for mf in files:
+            self.store.check_link(mf, ref.provider, snap.repo, snap.commit)
         folder = self.store.model_dir(ref.provider, snap.repo, snap.commit)
         primary = plan.selection.primary
         now = _now()
@@ -185,7 +247,7 @@ class Downloader:
 
     def _commit_blob(self, f: RemoteFile, sha256: str) -> None:
         """Another process, or another path with the same bytes, may have committed it first."""
-        partial = self.store.partial_path(_partial_name(f))
+        partial = self.store.partial_path(f.sha256, f.git_sha1)
         if self.store.has_blob(sha256, f.size):
             partial.unlink(missing_ok=True)
         else:
@@ -219,10 +281,6 @@ def describe(folder: Path, paths: Sequence[str]) -> dict[str, Any]:
         return read_local_metadata(folder, paths).to_dict()
     except MetadataError as exc:
         return {"error": exc.message}
-
-
-def _partial_name(f: RemoteFile) -> str:
-    return f"{f.sha256 or 'git-' + str(f.git_sha1)}.part"
 
 
 def _now() -> str:

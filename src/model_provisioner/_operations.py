@@ -75,7 +75,8 @@ def _sha256(path: Path) -> str:
 
 
 def delete_entry(store: Store, catalog: Catalog, entry: Entry) -> None:
-    """Unlist first, then free what no other entry uses: a crash never lists a torn model."""
+    """Unlist first, then free what no other entry uses: a crash never lists a torn model.
+    The caller holds the commit lock."""
     info = entry.info
     store.remove_manifest(entry.manifest)
     store.release(info, catalog.used_files(info.provider, info.repo, besides=entry.manifest))
@@ -107,9 +108,10 @@ def collect_garbage(
     store: Store, catalog: Catalog, older_than: float, *, dry_run: bool = False
 ) -> list[Path]:
     """Remove what a crash between commit steps leaves: model-folder links no manifest names,
-    then blobs nothing links. ``ctime`` moves on every link change, so the links of a pull in
-    progress elsewhere (manifest not yet written) are younger than the cutoff and stay."""
+    then blobs nothing links and no live pull is about to link. The caller holds the commit
+    lock, so no commit is half-done while this runs."""
     cutoff = time.time() - older_than
+    keep = store.reservations.held().blobs
     named = {
         store.model_dir(info.provider, info.repo, info.commit) / f.path
         for info in catalog.all()
@@ -124,7 +126,9 @@ def collect_garbage(
     blobs = [
         blob
         for blob in store.iter_blobs()
-        if (st := blob.stat()).st_nlink - dropped[_inode(st)] <= 1 and st.st_ctime < cutoff
+        if blob.name not in keep
+        and (st := blob.stat()).st_nlink - dropped[_inode(st)] <= 1
+        and st.st_ctime < cutoff
     ]
     if not dry_run:
         for path in orphans + blobs:

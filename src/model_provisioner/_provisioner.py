@@ -82,8 +82,10 @@ class ModelProvisioner:
         return verify_entry(self.store, self.catalog.get(self.parse(reference)))
 
     def delete_model(self, reference: str) -> ModelInfo:
-        entry = self.catalog.get(self.parse(reference))
-        with self.store.lock(f"model:{entry.ref.provider}/{entry.info.repo.lower()}"):
+        """Looked up and removed under the commit lock: a pull's commit is never half-seen."""
+        ref = self.parse(reference)
+        with self.store.commit_lock():
+            entry = self.catalog.get(ref)
             delete_entry(self.store, self.catalog, entry)
         return entry.info
 
@@ -92,8 +94,9 @@ class ModelProvisioner:
 
     def collect_garbage(self, older_than: float = 86400.0, *, dry_run: bool = False) -> list[Path]:
         """Stale partial downloads, and files a crash left unlisted, untouched for a while."""
-        found = collect_stale_partials(self.store.partial, older_than, dry_run=dry_run)
-        return found + collect_garbage(self.store, self.catalog, older_than, dry_run=dry_run)
+        found = collect_stale_partials(self.store, older_than, dry_run=dry_run)
+        with self.store.commit_lock():
+            return found + collect_garbage(self.store, self.catalog, older_than, dry_run=dry_run)
 
     def get_model_size(self, path: str | os.PathLike[str]) -> int:
         return path_size(Path(path))

@@ -1,9 +1,11 @@
 """Disk space promised to pulls in flight, shared across processes through small files.
 
 Each pull writes ``<folder>/<pid>-<n>.json`` naming the partial files it will fill and their
-sizes. What a reservation still needs is computed when asked: size minus the blocks its partial
-file already holds (the engine preallocates, so a started file stops counting at once). Files of
-dead processes are ignored and swept. Check-and-claim runs under one lock so two pulls cannot
+sizes, and the blobs it found already stored and will link. Garbage collection and delete keep
+whatever a live reservation names, so nothing a running pull can still commit disappears.
+What a reservation still needs is computed when asked: size minus the blocks its partial file
+already holds (the engine preallocates, so a started file stops counting at once). Files of dead
+processes are ignored and swept. Check-and-claim runs under one lock so two pulls cannot
 both take the last gigabyte.
 """
 
@@ -13,7 +15,8 @@ import contextlib
 import itertools
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -58,6 +61,14 @@ class Reservation:
         self.release()
 
 
+@dataclass(frozen=True)
+class Held:
+    """What live pulls will still commit: their partial files and the stored blobs they link."""
+
+    partials: frozenset[Path]
+    blobs: frozenset[str]
+
+
 class Reservations:
     """The reservation folder of one store (``<home>/partial/reservations``)."""
 
@@ -65,11 +76,16 @@ class Reservations:
         self.folder = folder
 
     def claim(
-        self, partials: Mapping[Path, int], what: str, free: int | None = None
+        self,
+        partials: Mapping[Path, int],
+        what: str,
+        free: int | None = None,
+        blobs: Iterable[str] = (),
     ) -> Reservation:
         """Reserve room for ``partials`` or raise DiskSpaceError("need X, have Y").
 
-        ``free`` defaults to the free space of the folder's filesystem.
+        ``free`` defaults to the free space of the folder's filesystem; ``blobs`` are the stored
+        blobs the pull will link (kept from gc and delete until the reservation ends).
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         with FileLock(self.folder / ".lock"):
@@ -84,26 +100,37 @@ class Reservations:
                 )
             path = self.folder / f"{os.getpid()}-{next(_counter)}.json"
             files = {str(p): s for p, s in partials.items()}
-            body = {"pid": os.getpid(), "what": what, "partials": files}
+            body = {"pid": os.getpid(), "what": what, "partials": files, "blobs": sorted(blobs)}
             atomic_write(path, json.dumps(body).encode())
         return Reservation(path, need)
 
     def reserved_by_others(self) -> int:
         """What other live pulls (this process's too) still need; stale files are removed."""
-        total = 0
+        return sum(remaining_bytes(partials) for partials, _ in self._live())
+
+    def held(self) -> Held:
+        """Everything live pulls may still commit."""
+        partials: set[Path] = set()
+        blobs: set[str] = set()
+        for files, shas in self._live():
+            partials.update(files)
+            blobs.update(shas)
+        return Held(frozenset(partials), frozenset(blobs))
+
+    def _live(self) -> Iterator[tuple[dict[Path, int], list[str]]]:
         for path in self.folder.glob("*.json"):
             try:
                 body = json.loads(path.read_text())
                 pid = int(body["pid"])
                 partials = {Path(p): int(s) for p, s in body["partials"].items()}
-            except (OSError, ValueError, KeyError, TypeError):
+                blobs = [str(b) for b in body.get("blobs", [])]
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 continue
             if not _alive(pid):
                 with contextlib.suppress(OSError):
                     path.unlink()
                 continue
-            total += remaining_bytes(partials)
-        return total
+            yield partials, blobs
 
 
 def _alive(pid: int) -> bool:

@@ -4,7 +4,11 @@ blobs/sha256/ab/<sha256>                   verified content, one copy per conten
 models/hf/<org>/<name>/<commit>/<path>     hard links to blobs: a plain model folder
 manifests/hf/<org>/<name>/<key>.json       one catalog entry, written last
 partial/                                   downloads in progress and their journals
-locks/                                     single-flight locks (never needed for safety)
+locks/                                     single-flight and commit locks
+
+Every name under ``partial/`` and ``locks/`` is built here and nowhere else: the transfer engine,
+garbage collection and the pull all ask this module, so they cannot disagree on which lock
+guards which file.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import contextlib
 import json
 import os
 import re
+import stat
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -21,10 +27,52 @@ from filelock import FileLock
 
 from ._errors import IntegrityError
 from ._fsutil import atomic_write, fsync_dir, link_or_copy, prune_empty_dirs
-from ._models import ModelInfo
+from ._models import ModelFile, ModelInfo
 from ._references import ModelReference
+from ._reservations import Reservations
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA1 = re.compile(r"^[0-9a-f]{40}$")
+PARTIAL_SUFFIX = ".part"
+_JOURNAL = ".journal"
+_LOCK = ".lock"
+_TEMP = ".tmp"
+
+
+# -- names of the files beside a partial download ---------------------------------------------
+
+
+def journal_of(partial: Path) -> Path:
+    """The range journal of a partial file."""
+    return partial.with_name(partial.name + _JOURNAL)
+
+
+def lock_of(partial: Path) -> Path:
+    """The single-flight lock of a partial file (held while it is fetched or collected)."""
+    return partial.with_name(partial.name + _LOCK)
+
+
+def partial_lock(partial: Path, timeout: float = -1) -> FileLock:
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(lock_of(partial), timeout=timeout)
+
+
+def temp_of(path: Path) -> Path:
+    """A private temp name beside ``path`` for this process and thread (renamed over it)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{_TEMP}")
+
+
+def partial_of(path: Path) -> Path | None:
+    """The partial file that a file in ``partial/`` belongs to; None if it is not ours."""
+    name = path.name
+    if name.startswith(".") and name.endswith(_TEMP):
+        head, sep, _ = name[1:].partition(PARTIAL_SUFFIX + ".")
+        return path.with_name(head + PARTIAL_SUFFIX) if sep else None
+    for suffix in (_JOURNAL, _LOCK):
+        name = name.removesuffix(suffix)
+    return (
+        path.with_name(name) if name.endswith(PARTIAL_SUFFIX) and name != PARTIAL_SUFFIX else None
+    )
 
 
 def safe_relpath(path: str) -> str:
@@ -50,6 +98,7 @@ class Store:
         self.manifests = self.home / "manifests"
         self.partial = self.home / "partial"
         self.locks = self.home / "locks"
+        self.reservations = Reservations(self.partial / "reservations")
         self._cache: dict[Path, tuple[tuple[int, int, int], ModelInfo]] = {}
 
     def ensure(self) -> None:
@@ -62,10 +111,12 @@ class Store:
         return self.blobs / sha256[:2] / sha256
 
     def has_blob(self, sha256: str, size: int) -> bool:
-        try:
-            return self.blob_path(sha256).stat().st_size == size
-        except FileNotFoundError:
-            return False
+        """A regular file of the right size under the blob's name (never a symlink)."""
+        return _is_file_of(self.blob_path(sha256), size)
+
+    def is_verified_partial(self, partial: Path, size: int) -> bool:
+        """A partial the engine finished: full size, and no journal (dropped once verified)."""
+        return _is_file_of(partial, size) and not journal_of(partial).exists()
 
     def commit_blob(self, verified: Path, sha256: str) -> Path:
         """Name verified bytes by their hash; a racing writer produced the same bytes."""
@@ -84,13 +135,43 @@ class Store:
         link_or_copy(self.blob_path(sha256), dest)
         return dest
 
-    def partial_path(self, sha256_or_key: str) -> Path:
-        return self.partial / sha256_or_key
+    def check_link(self, f: ModelFile, provider: str, repo: str, commit: str) -> None:
+        """Before a manifest names ``f``: its blob is whole and its model-folder file is that
+        blob (the same inode; a copy of the right size where links are impossible)."""
+        blob = self.blob_path(f.sha256)
+        dest = self.model_dir(provider, repo, commit) / safe_relpath(f.path)
+        try:
+            b, d = blob.lstat(), dest.lstat()
+        except FileNotFoundError as exc:
+            raise IntegrityError(f"{f.path} vanished during the commit") from exc
+        whole = stat.S_ISREG(b.st_mode) and stat.S_ISREG(d.st_mode) and b.st_size == f.size
+        same = (b.st_dev, b.st_ino) == (d.st_dev, d.st_ino) or (
+            b.st_nlink == 1 and d.st_size == f.size
+        )
+        if not (whole and same):
+            raise IntegrityError(f"{f.path} is not its blob after linking")
 
-    def lock(self, name: str, timeout: float = -1) -> FileLock:
+    def partial_path(self, sha256: str | None, git_sha1: str | None) -> Path:
+        """Where a file with this content is fetched: one partial per content, whoever asks."""
+        if sha256:
+            if _SHA256.match(sha256):
+                return self.partial / f"{sha256}{PARTIAL_SUFFIX}"
+        elif git_sha1 and _SHA1.match(git_sha1):
+            return self.partial / f"git-{git_sha1}{PARTIAL_SUFFIX}"
+        raise IntegrityError(f"no valid hash to name a download by: {sha256!r} / {git_sha1!r}")
+
+    def entry_lock(self, ref: ModelReference) -> FileLock:
+        """Single flight per catalog entry: a second pull of it waits, then finds it done."""
+        return self._lock(f"entry:{ref.provider}/{ref.repo.lower()}/{ref.selection_key}")
+
+    def commit_lock(self, timeout: float = -1) -> FileLock:
+        """Held by whatever changes blobs, model folders or manifests: a pull's commit, delete,
+        gc, repair. Short sections only; a download in progress never holds it."""
+        return self._lock("commit", timeout)
+
+    def _lock(self, name: str, timeout: float = -1) -> FileLock:
         self.locks.mkdir(parents=True, exist_ok=True)
-        safe = quote(name, safe="")
-        return FileLock(self.locks / f"{safe}.lock", timeout=timeout)
+        return FileLock(self.locks / f"{quote(name, safe='')}{_LOCK}", timeout=timeout)
 
     def manifest_path(self, ref: ModelReference, repo: str) -> Path:
         key = quote(ref.selection_key, safe="")
@@ -150,7 +231,9 @@ class Store:
         prune_empty_dirs(path.parent, self.manifests)
 
     def release(self, info: ModelInfo, still_used: set[tuple[str, str]]) -> None:
-        """Unlink what only this entry used, then drop blobs nothing links any more."""
+        """Unlink what only this entry used, then drop blobs nothing links any more (and no
+        live pull is about to link)."""
+        keep = self.reservations.held().blobs
         folder = self.model_dir(info.provider, info.repo, info.commit)
         for f in info.files:
             if (info.commit, f.path) in still_used:
@@ -159,10 +242,12 @@ class Store:
             with contextlib.suppress(FileNotFoundError):
                 target.unlink()
             prune_empty_dirs(target.parent, self.models)
-            self.collect_blob(f.sha256)
+            self.collect_blob(f.sha256, keep)
 
-    def collect_blob(self, sha256: str) -> None:
+    def collect_blob(self, sha256: str, keep: frozenset[str] = frozenset()) -> None:
         """A blob whose only link is its own name belongs to no model."""
+        if sha256 in keep:
+            return
         blob = self.blob_path(sha256)
         try:
             if blob.stat().st_nlink <= 1:
@@ -174,6 +259,14 @@ class Store:
     def iter_blobs(self) -> Iterator[Path]:
         for shard in _children(self.blobs):
             yield from _children(shard)
+
+
+def _is_file_of(path: Path, size: int) -> bool:
+    try:
+        st = path.lstat()
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size == size
 
 
 def _children(folder: Path) -> list[Path]:

@@ -3,8 +3,8 @@
 A job is done when its partial file holds exactly the expected bytes, fsynced: right size and
 right sha256 (LFS) or git blob sha1 (small files). Only then may the store name it.
 
-Single flight: each partial has a ``<partial>.lock``; a job whose lock another process holds is
-left to the end, then waited for, then skipped if ``is_stored`` says the blob has appeared.
+Single flight: each partial has a lock (the store names it); a job whose lock another process
+holds is left to the end, then waited for, then skipped if ``is_stored`` says the blob has appeared.
 Correctness never depends on the lock: a fresh start always makes a new inode, and a partial is
 only resumed from its own journal.
 """
@@ -19,6 +19,7 @@ from filelock import FileLock, Timeout
 from .._errors import Cancelled
 from .._hub import HubSettings
 from .._progress import TransferStats
+from .._store import partial_lock
 from ._file import FileState
 from ._options import TransferJob, TransferOptions
 from ._run import Run
@@ -92,8 +93,7 @@ class TransferEngine:
 
 
 def _lock(job: TransferJob) -> FileLock:
-    job.partial.parent.mkdir(parents=True, exist_ok=True)
-    return FileLock(job.partial.with_name(job.partial.name + ".lock"))
+    return partial_lock(job.partial)
 
 
 def _try_locks(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._store import temp_of
 from ._direct import open_direct
 from ._journal import Journal, Validator, load
 from ._options import TransferJob
@@ -76,7 +77,7 @@ def preallocate(fd: int, size: int) -> None:
 
 def _fresh_file(partial: Path, size: int) -> int:
     """A new inode at ``partial``: never truncate one another process may still be renaming."""
-    tmp = partial.with_name(f".{partial.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp = temp_of(partial)
     fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         os.ftruncate(fd, size)

@@ -17,6 +17,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .._store import journal_of, temp_of
 from ._ranges import RangeSet
 
 VERSION = 1
@@ -39,14 +40,10 @@ class Validator:
         return same
 
 
-def journal_path(partial: Path) -> Path:
-    return partial.with_name(partial.name + ".journal")
-
-
 def discard_journal(partial: Path) -> None:
     """Drop the journal of a partial that was committed (renamed into the store) or abandoned."""
     with contextlib.suppress(FileNotFoundError):
-        journal_path(partial).unlink()
+        journal_of(partial).unlink()
 
 
 def parse(text: str, size: int) -> tuple[Validator, RangeSet] | None:
@@ -74,7 +71,7 @@ def parse(text: str, size: int) -> tuple[Validator, RangeSet] | None:
 def load(partial: Path, expected: Validator) -> RangeSet | None:
     """Completed ranges of ``partial`` if its journal belongs to ``expected``, else None."""
     try:
-        text = journal_path(partial).read_text(encoding="utf-8", errors="replace")
+        text = journal_of(partial).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
     parsed = parse(text, expected.size)
@@ -87,10 +84,10 @@ class Journal:
     """An open journal: append ranges, sync them, rewrite compactly on open."""
 
     def __init__(self, partial: Path, validator: Validator, done: RangeSet) -> None:
-        self.path = journal_path(partial)
+        self.path = journal_of(partial)
         self.validator = validator
         self._dirty = False
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp = temp_of(self.path)
         body = self._header() + "".join(f"{s} {e}\n" for s, e in done)
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(body)
