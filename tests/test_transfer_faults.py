@@ -50,6 +50,7 @@ def test_clean_pull_of_several_files(
     hashes = TransferEngine(settings, FAST).run(jobs, stats, threading.Event())
     assert_fetched(fetch, jobs, hashes)
     assert all(c.done and c.verified == c.size for c in stats.copy().values())
+    hub_server.settle()
     ranged = [e for e in hub_server.log() if e.file == BIG and e.range]
     assert len(ranged) >= 5  # 20 MiB in 4 MiB parts over several connections
     served = hub_server.bytes_served(BIG)
@@ -173,6 +174,7 @@ def test_same_blob_under_two_paths_is_fetched_once(
     twin = dataclasses.replace(job, path="b.gguf")
     hashes = run_engine(settings, [job, twin])
     assert hashes["a.gguf"] == hashes["b.gguf"] == fetch.sha256("a.gguf")
+    hub_server.settle()
     assert hub_server.bytes_served("a.gguf") == 3 * MiB
 
 
@@ -257,3 +259,102 @@ def test_resume_with_a_small_window_is_paced_past_the_journal(
 
 def job_validator(job: Any) -> Validator:
     return Validator(job.size, job.sha256, job.git_sha1)
+
+
+def test_range_ignored_streams_the_file_once(
+    fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    """A server that answers every Range with 200 and the whole body: one stream, not one per
+    connection (each used to read the whole body: about 3x the file on the wire)."""
+    hub_server.inject(BIG, "ignore_range", times=None)
+    jobs = fetch.jobs(settings, [BIG])
+    hashes = run_engine(settings, jobs, dataclasses.replace(FAST, max_connections=4))
+    assert_fetched(fetch, jobs, hashes)
+    hub_server.settle()
+    assert hub_server.bytes_served(BIG) <= jobs[0].size + MiB
+
+
+# -- a minimum rate (a trickle is not a live connection) ----------------------------------------
+
+TRICKLE = dataclasses.replace(FAST, min_rate=256 * 1024, rate_window=0.4, stall_timeout=5.0)
+
+
+def test_a_trickling_connection_is_cut_and_retried(
+    fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    slow = hub_server.inject(BIG, "slow_body", after_bytes=MiB, rate=2000, times=1)
+    jobs = fetch.jobs(settings, [BIG])
+    hashes = run_engine(settings, jobs, TRICKLE)
+    assert_fetched(fetch, jobs, hashes)
+    hub_server.settle()
+    (trickled,) = [e for e in hub_server.log() if e.fault == "slow_body"]
+    assert slow.fired == 1 and not trickled.complete  # cut by the client, not waited out
+
+
+def test_a_server_that_always_trickles_fails_with_one_line(
+    fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    hub_server.inject(BIG, "slow_body", after_bytes=0, rate=2000, times=None)
+    message = r"slower than 262\.1 KB/s for 0\.\d s .*gave up after 4 tries"
+    with pytest.raises(NetworkError, match=message):
+        run_engine(settings, fetch.jobs(settings, [BIG]), TRICKLE)
+
+
+# -- the body is exactly the listed size -------------------------------------------------------
+
+
+def unverified(fetch: Fetch, settings: HubSettings, path: str, size: int) -> Any:
+    """A job whose listing gave ``size`` and no hash: only the length can catch a wrong body."""
+    (job,) = fetch.jobs(settings, [path])
+    return dataclasses.replace(job, size=size, sha256=None, git_sha1=None)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+@pytest.mark.parametrize("path", [SMALL, BIG])
+def test_a_longer_body_than_listed_is_refused(
+    chunked: bool, path: str, fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    if chunked:
+        hub_server.inject(path, "chunked", times=None)
+    job = unverified(fetch, settings, path, fetch.sources[path].stat().st_size - 100)
+    with pytest.raises(IntegrityError, match=r"listing said|more than the listed"):
+        run_engine(settings, [job])
+
+
+@pytest.mark.parametrize("path", [SMALL, BIG])
+def test_a_shorter_body_than_listed_is_refused(
+    path: str, fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    job = unverified(fetch, settings, path, fetch.sources[path].stat().st_size + 100)
+    with pytest.raises(IntegrityError, match="listing said"):
+        run_engine(settings, [job])
+
+
+def test_a_shorter_chunked_body_than_listed_is_refused(
+    fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    """No Content-Length: the body just ends early; the retry of the rest then learns the
+    server's size from its 416."""
+    hub_server.inject(SMALL, "chunked", times=None)
+    job = unverified(fetch, settings, SMALL, 5100)
+    with pytest.raises(IntegrityError, match="the server has 5000 bytes, the listing said 5100"):
+        run_engine(settings, [job])
+    hub_server.settle()
+    assert [e.status for e in hub_server.log() if e.file == SMALL] == [200, 416]
+
+
+def test_a_chunked_body_of_the_right_length_is_fine(
+    fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    hub_server.inject("*", "chunked", times=None)
+    jobs = fetch.jobs(settings)
+    assert_fetched(fetch, jobs, run_engine(settings, jobs))
+
+
+def test_range_ignored_with_a_longer_body_is_refused(
+    fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    hub_server.inject(BIG, "ignore_range", times=None)
+    job = unverified(fetch, settings, BIG, fetch.sources[BIG].stat().st_size - 100)
+    with pytest.raises(IntegrityError, match="listing said"):
+        run_engine(settings, [job])

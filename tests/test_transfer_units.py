@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import http.client
 import os
@@ -220,3 +221,29 @@ def test_offers_are_hashed_in_order_between_read_backs(tmp_path: Path) -> None:
         assert state.drain_stash() == [b]
     finally:
         state.close()
+
+
+def test_range_support_is_probed_by_one_request_before_parts_go_out(tmp_path: Path) -> None:
+    """Until the first ranged answer, nobody else claims the file; a 200 makes one stream."""
+    from model_provisioner._transfer import TransferJob
+    from model_provisioner._transfer._file import FileState
+
+    woken: list[bool] = []
+    job = TransferJob("http://x/f", "f", 100, None, None, tmp_path / "f.part")
+    state = FileState(job, RetryPolicy())
+    state.wake = lambda: woken.append(True)
+    assert state.claim(10) == (0, 10) and state.probing
+    assert state.claim(10) is None  # the probe's answer is not in yet
+    state.end_probe()  # it failed before any status line: someone else may probe
+    assert woken == [True] and state.claim(10) == (10, 20)
+    state.range_honoured()
+    assert state.claim(10) == (20, 30) and state.claim(10) == (30, 40)
+
+    other = FileState(dataclasses.replace(job, path="g"), RetryPolicy())
+    assert other.claim(10) == (0, 10)
+    other.release(0, 10)
+    assert other.become_streamer()  # the 200 is streamed by this connection...
+    assert not other.become_streamer()  # ...and a second 200 is dropped, not streamed again
+    assert other.claim(10) is None
+    other.end_stream()
+    assert other.claim(10) == (0, 100)  # the next stream takes everything still missing

@@ -6,8 +6,9 @@ match counts. Faults are consulted at three stages, by kind:
 
 - request: ``status``, ``rate_limit`` (any method unless ``methods`` says otherwise)
 - headers: ``no_linked_headers`` (HEAD and GET on resolve and CDN)
-- body:    ``reset``, ``stall``, ``short_body``, ``corrupt``, ``ignore_range`` (a GET that sends
-  file bytes, on the Hub listener or the CDN)
+- body:    ``reset``, ``stall``, ``short_body``, ``corrupt``, ``ignore_range``, ``slow_body``
+  (``rate`` bytes a second after ``after_bytes``), ``chunked`` (no Content-Length) (a GET that
+  sends file bytes, on the Hub listener or the CDN)
 - listing: ``hostile_listing`` (model info siblings, tree, paths-info)
 
 JSON form (``POST /_fixture/faults`` takes a list of these)::
@@ -35,6 +36,8 @@ FaultKind = Literal[
     "short_body",
     "corrupt",
     "ignore_range",
+    "slow_body",
+    "chunked",
     "no_linked_headers",
     "hostile_listing",
 ]
@@ -49,6 +52,8 @@ STAGES: dict[str, Stage] = {
     "short_body": "body",
     "corrupt": "body",
     "ignore_range": "body",
+    "slow_body": "body",
+    "chunked": "body",
     "hostile_listing": "listing",
 }
 HOSTILE_PATHS = ("../evil", "/etc/passwd", "a/../../b")
@@ -61,7 +66,8 @@ class Fault:
     path: str
     kind: FaultKind
     times: int | None = 1
-    after_bytes: int = 0  # reset, stall, short_body: body bytes sent first
+    after_bytes: int = 0  # reset, stall, short_body, slow_body: body bytes sent first
+    rate: int = 1  # slow_body: bytes a second after ``after_bytes``
     status: int = 503  # status
     retry_after: int = 1  # rate_limit: the Retry-After header, seconds
     seconds: float = 1.0  # stall: how long to go silent
@@ -109,7 +115,7 @@ class Fault:
         A fault only counts as fired when it happens: ``after_bytes`` must fall inside the
         body, a ``corrupt`` span must overlap it, ``ignore_range`` needs a Range request.
         """
-        if self.kind in ("reset", "short_body", "stall"):
+        if self.kind in ("reset", "short_body", "stall", "slow_body"):
             return self.after_bytes < stop - start
         if self.kind == "corrupt":
             return self.offset < stop and self.offset + self.length > start

@@ -43,6 +43,23 @@ class RequestLog:
         self._lock = threading.Lock()
         self._entries: list[LoggedRequest] = []
         self._bytes: dict[tuple[str, str], int] = defaultdict(int)
+        self._busy = 0
+        self._idle = threading.Condition(self._lock)
+
+    def begin(self) -> None:
+        """A request is being answered (``end`` when it is logged or dropped)."""
+        with self._lock:
+            self._busy += 1
+
+    def end(self) -> None:
+        with self._lock:
+            self._busy -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no request is being answered; False on timeout."""
+        with self._lock:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
     def record(self, entry: LoggedRequest) -> None:
         """Append a finished request and add its body bytes to the file's counter."""

@@ -131,18 +131,22 @@ class HubApp:
             authorization="Authorization" in request.headers,
         )
         req = _Request(request, entry, listener, segments)
+        self.log.begin()
         try:
-            response = await route(req)
-        except HubError as error:
-            response = error.response()
-        except (_HardReset, ConnectionError, asyncio.CancelledError):
-            # A cut on purpose or a client gone mid-body: log it and let aiohttp drop the
-            # connection quietly (it logs a ConnectionError from a handler as a server error).
-            self._record(req, 499)
-            raise asyncio.CancelledError() from None
-        req.log.complete = True
-        self._record(req, response.status)
-        return response
+            try:
+                response = await route(req)
+            except HubError as error:
+                response = error.response()
+            except (_HardReset, ConnectionError, asyncio.CancelledError):
+                # A cut on purpose or a client gone mid-body: log it and let aiohttp drop the
+                # connection quietly (it logs a ConnectionError from a handler as an error).
+                self._record(req, 499)
+                raise asyncio.CancelledError() from None
+            req.log.complete = True
+            self._record(req, response.status)
+            return response
+        finally:
+            self.log.end()
 
     def _record(self, req: _Request, status: int) -> None:
         """Log a finished request; 499 if it broke before its status line was sent."""
@@ -321,7 +325,10 @@ class HubApp:
         response = web.StreamResponse(status=206 if span is not None else 200, headers=headers)
         if span is not None:
             response.headers["Content-Range"] = f"bytes {start}-{end}/{entry.size}"
-        response.content_length = end - start + 1
+        if fault is not None and fault.kind == "chunked":
+            response.enable_chunked_encoding()
+        else:
+            response.content_length = end - start + 1
         await response.prepare(req.raw)
         if req.raw.method == "HEAD" or end < start:
             await response.write_eof()
@@ -364,9 +371,8 @@ class HubApp:
         fault: Fault,
     ) -> None:
         """Send [start, stop) by hand so the fault lands at an exact byte."""
-        limit = (
-            start + fault.after_bytes if fault.kind in ("reset", "short_body", "stall") else stop
-        )
+        cut = ("reset", "short_body", "stall", "slow_body")
+        limit = start + fault.after_bytes if fault.kind in cut else stop
         with path.open("rb") as fobj:
             fobj.seek(start)
             position = start
@@ -376,7 +382,11 @@ class HubApp:
                         await asyncio.sleep(fault.seconds)
                         limit = stop
                         continue
-                    await self._cut(req, hard=fault.kind == "reset")
+                    if fault.kind == "slow_body":  # a tenth of ``rate`` ten times a second
+                        await asyncio.sleep(0.1)
+                        limit = position + max(1, fault.rate // 10)
+                    else:
+                        await self._cut(req, hard=fault.kind == "reset")
                 chunk = fobj.read(min(_CHUNK, stop - position, max(limit - position, 0)))
                 if fault.kind == "corrupt":
                     chunk = _flip(chunk, position, fault.offset, fault.length)
@@ -618,6 +628,11 @@ class HubServer:
     def clear_log(self) -> None:
         """Forget requests and byte counters."""
         self.request_log.clear()
+
+    def settle(self, timeout: float = 5.0) -> bool:
+        """Wait until no request is being answered (a client may finish reading a body before
+        the server has logged it); False if some still were after ``timeout`` seconds."""
+        return self.request_log.wait_idle(timeout)
 
     def bytes_served(self, path: str) -> int:
         """File body bytes sent for ``path`` (``file`` or ``org/name/file``), Hub and CDN."""

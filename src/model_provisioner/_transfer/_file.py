@@ -15,6 +15,7 @@ import hashlib
 import mmap
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,11 @@ class FileState:
     url: str | None = None  # where the last redirect led; reused until it fails
     single: bool = False  # the server ignores Range: one stream at a time
     streaming: int = 0
+    # Range support is learnt from the first ranged answer: until it comes (``probing``), no
+    # other part of the file goes out, so a server that ignores Range sends the file once.
+    ranges_ok: bool = False
+    probing: bool = False
+    wake: Callable[[], None] = field(default=lambda: None)  # claims may have changed (the run)
     restarts: int = 0
     finished: bool = False
     verified: bool = False  # hashes match; being made durable (then ``finished``)
@@ -180,7 +186,7 @@ class FileState:
             self.done, self.claimed = done, RangeSet()
             self.pace_floor = done.spans[-1][1] if done.spans else 0
             self.direct = direct
-            self.single, self.streaming = False, 0
+            self.single, self.streaming, self.probing = False, 0, False
             self.stream_attempts = Attempts(self.policy)
         return done.total
 
@@ -211,12 +217,40 @@ class FileState:
                 if self.streaming:
                     return None
                 span = next_part(self.size, _union(self.done, self.claimed), self.size)
+            elif self.probing:
+                return None
             else:
                 span = next_part(self.size, _union(self.done, self.claimed), want)
             if span is not None:
                 self.claimed.add(*span)
                 self.streaming += int(self.single)
+                self.probing = not self.single and not self.ranges_ok
             return span
+
+    def range_honoured(self) -> None:
+        """A 206 came: parts of this file may now go out in parallel."""
+        with self.lock:
+            changed = self.probing or not self.ranges_ok
+            self.ranges_ok, self.probing = True, False
+        if changed:
+            self.wake()
+
+    def become_streamer(self) -> bool:
+        """A 200 came to a Range request: True if the caller is now the file's one stream,
+        False if another connection already streams it (the caller drops its answer)."""
+        with self.lock:
+            self.single, self.probing = True, False
+            if self.streaming:
+                return False
+            self.streaming = 1
+            return True
+
+    def end_probe(self) -> None:
+        """The probing request ended without an answer about Range: let another try."""
+        with self.lock:
+            was, self.probing = self.probing, False
+        if was:
+            self.wake()
 
     def claim_within(self, start: int, end: int) -> list[Span]:
         """For a whole-file stream: the pieces of [start, end) nobody has done or claimed."""

@@ -35,6 +35,12 @@ class TransferOptions:
     timeout: float = 30.0  # connect timeout, and the default stall timeout
     max_redirects: int = 5
     stall_timeout: float | None = None  # no byte for this long: drop the connection, re-ask
+    # Below ``min_rate`` bytes/s over a whole ``rate_window``: drop the connection, re-ask.
+    # A healthy connection moves megabytes a second; one that manages under 30 KiB in 30 s
+    # is a trickling or tarpitted server. 30 s rides out TCP's retransmission back-off after
+    # a loss, and 1 KiB/s still leaves 32 connections on a 0.3 Mbit/s link above the floor.
+    min_rate: float = 1024.0
+    rate_window: float = 30.0
     retries: int = 6  # tries without progress, per part
     backoff_base: float = 0.25
     backoff_cap: float = 10.0

@@ -52,6 +52,8 @@ class Run:
         size, window = options.buffer_size, options.hash_window
         self.pool = BufferPool(window // size, size, window, self._poke)
         self.hasher = Hasher(files, stats, self._hashed, self._fail, self.pool)
+        for state in files:
+            state.wake = self._wake
         # fdatasync of verified files, off the hasher thread (it goes on with the next file).
         self.finisher = ThreadPoolExecutor(2, thread_name_prefix="finish")
 
@@ -67,6 +69,11 @@ class Run:
 
     def _poke(self) -> None:
         self.hasher.poke()
+
+    def _wake(self) -> None:
+        """Claims may have opened up (a probe answered): workers waiting for work look again."""
+        with self.cond:
+            self.cond.notify_all()
 
     # -- top level ---------------------------------------------------------------------------------
 

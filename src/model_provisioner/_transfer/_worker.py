@@ -17,12 +17,12 @@ from .._hub import HubSettings
 from .._progress import TransferStats
 from ._direct import aligned_buffer, write_at
 from ._file import FileState
+from ._meter import MeteredConnections, RateFloor, TooSlow
 from ._options import TransferOptions
 from ._pool import BufferPool
 from ._ranges import Span
 from ._retry import Attempts
 from ._wire import (
-    Connections,
     DiskContext,
     RangeIgnored,
     Transient,
@@ -56,7 +56,8 @@ class Worker:
         self.stats = stats
         self.stop = stop
         self.disk = disk
-        self.conns = Connections(options.stall)
+        self.floor = RateFloor(options.min_rate, options.rate_window)
+        self.conns = MeteredConnections(options.stall, self.floor)
         self.buffer = aligned_buffer(options.buffer_size)
 
     # -- one span, with retries ------------------------------------------------------------------
@@ -77,12 +78,17 @@ class Worker:
                 except RangeIgnored as ignored:
                     state.release(pos, end)
                     pos = end
-                    self._stream_or_back_off(state, ignored.response)
+                    if streamed or state.become_streamer():
+                        streamed = True
+                        self._stream_or_back_off(state, ignored.response)
+                    else:
+                        self.conns.close()  # another connection streams it: drop this copy
         finally:
             if pos < end:
                 state.release(pos, end)
             if streamed:
                 state.end_stream()
+            state.end_probe()
 
     def _stream_or_back_off(self, state: FileState, response: http.client.HTTPResponse) -> None:
         try:
@@ -91,7 +97,13 @@ class Worker:
             self._back_off(state, state.stream_attempts, state.size - state.remaining(), exc)
 
     def _back_off(self, state: FileState, attempts: Attempts, pos: int, exc: Transient) -> None:
-        """Sleep before the next try, or give up with NetworkError when tries are spent."""
+        """Sleep before the next try, or give up with NetworkError when tries are spent.
+
+        A trickle is no progress: it would otherwise reset the count on every try.
+        """
+        if isinstance(exc, TooSlow):
+            state.url = None  # ask the Hub again: its redirect may lead to a better server
+            pos = attempts.last_progress
         if not attempts.failed(pos):
             raise NetworkError(
                 f"{state.job.path}: {exc.reason} (gave up after {attempts.total} tries)"
@@ -116,11 +128,17 @@ class Worker:
             # A remembered CDN URL expired: ask the Hub again for a fresh redirect.
             state.url = None
             raise Transient(f"HTTP {response.status} from {redact(final)}")
+        if response.status == 416:  # ``bytes */N``: the server's size, when it says
+            total = response.getheader("Content-Range", "").removeprefix("bytes */")
+            if total.isdigit():
+                self._check_total(state, int(total))
         check_status(response, final, job.path)
         if final != job.url:
             state.url = final
         if response.status == 200 and not whole:
             raise RangeIgnored(response)
+        if response.status == 206:
+            state.range_honoured()
         self._check_body(state, response, final, start, end)
         return response, final
 
@@ -128,18 +146,36 @@ class Worker:
         self, state: FileState, response: http.client.HTTPResponse, url: str, start: int, end: int
     ) -> None:
         """The answer must be exactly the bytes asked for, of a file of the expected size."""
+        length = response.length
         if response.status == 206:
             got = parse_content_range(response.getheader("Content-Range"))
             if got is None or got[:2] != (start, end):
                 raise Transient(f"wrong Content-Range from {redact(url)}")
-            if got[2] is not None and got[2] != state.size:
-                raise IntegrityError(
-                    f"{state.job.path}: the server has {got[2]} bytes, "
-                    f"the listing said {state.size}"
-                )
-        length = response.length
+            if got[2] is not None:
+                self._check_total(state, got[2])
+        elif length is not None:
+            self._check_total(state, length)  # the whole file: its length is the file's size
         if length is not None and length != end - start:
             raise Transient(f"wrong Content-Length from {redact(url)}")
+
+    @staticmethod
+    def _check_total(state: FileState, total: int) -> None:
+        """The server's idea of the file's size must be the listing's."""
+        if total != state.size:
+            raise IntegrityError(
+                f"{state.job.path}: the server has {total} bytes, the listing said {state.size}"
+            )
+
+    def _check_end(self, state: FileState, response: http.client.HTTPResponse, url: str) -> None:
+        """With no Content-Length (chunked or close-delimited), the body must end where the
+        listing says; a longer one is another file, not ours."""
+        if response.length is not None or not response.read(1):
+            return
+        if response.status == 200:
+            raise IntegrityError(
+                f"{state.job.path}: the server sent more than the listed {state.size} bytes"
+            )
+        raise Transient(f"a longer body than the range asked from {redact(url)}")
 
     def _fetch_once(self, state: FileState, start: int, end: int) -> int:
         """One GET for [start, end); returns how far it got (== end on success)."""
@@ -147,9 +183,17 @@ class Worker:
         with wire_errors(url, self.disk(state)):
             try:
                 response, url = self._open(state, start, end)
-                pos = self._read_body(state, response, start, end)
+                self.floor.arm(redact(url))
+                try:
+                    pos = self._read_body(state, response, start, end)
+                finally:
+                    self.floor.disarm()
                 if pos < end:
-                    raise Transient(f"short body from {redact(url)}")
+                    raise Transient(
+                        f"the body ended after {pos - start} of {end - start} bytes "
+                        f"from {redact(url)}"
+                    )
+                self._check_end(state, response, url)
             except RangeIgnored:
                 raise
             except BaseException:
@@ -225,22 +269,29 @@ class Worker:
     def _stream_whole(self, state: FileState, response: http.client.HTTPResponse) -> None:
         """Read the 200 answer from byte 0, writing only spans nobody has done or claimed."""
         url = state.url or state.job.url
-        state.single = True
         view = memoryview(self.buffer)
         pos = 0
         with wire_errors(url, self.disk(state)):
             try:
+                if response.length is not None:
+                    self._check_total(state, response.length)
+                self.floor.arm(redact(url))
                 while pos < state.size:
                     if self.stop.is_set():
                         raise Stopped()
                     n = response.readinto(view[: min(len(view), state.size - pos)])
                     if not n:
-                        raise Transient(f"short body from {redact(url)}")
+                        raise Transient(
+                            f"the body ended after {pos} of {state.size} bytes from {redact(url)}"
+                        )
                     self._write_free(state, view[:n], pos)
                     pos += n
+                self._check_end(state, response, url)
             except BaseException:
                 self.conns.close()
                 raise
+            finally:
+                self.floor.disarm()
 
     def _write_free(self, state: FileState, data: memoryview, pos: int) -> None:
         for start, end in state.claim_within(pos, pos + len(data)):

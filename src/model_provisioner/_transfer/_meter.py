@@ -1,0 +1,120 @@
+"""A floor under each connection's rate: a server that trickles bytes is cut off and re-asked.
+
+The socket timeout only catches silence; a server sending one byte a second never trips it and
+would hold a connection for days. ``RateFloor`` counts body bytes as each ``recv`` returns and
+raises ``TooSlow`` when a whole window went by below the floor. It has to count there, on the
+worker's own thread: ``http.client`` reads a body through a buffered reader that loops inside C
+until the caller's buffer is full, so nothing above the socket sees the bytes as they come.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import socket
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+from .._units import format_bytes
+from ._wire import Connections, Transient
+
+
+class TooSlow(Transient):
+    """A connection stayed below the minimum rate for a whole window (retried without counting
+    its trickle as progress, so it finally gives up)."""
+
+
+class RateFloor:
+    """Tumbling windows over one connection's body bytes; ``arm`` at the start of each body.
+
+    A window closes at the first ``recv`` after ``window`` seconds: below ``min_rate`` on
+    average it raises, else the next window starts. Disarmed, it counts nothing (headers, idle
+    keep-alive). Single-threaded: only the worker that owns the connection calls it.
+    """
+
+    def __init__(
+        self, min_rate: float, window: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.min_rate = min_rate
+        self.window = window
+        self.clock = clock
+        self.url = ""
+        self._start: float | None = None
+        self._bytes = 0
+
+    def arm(self, url: str) -> None:
+        self.url = url
+        self._start, self._bytes = self.clock(), 0
+
+    def disarm(self) -> None:
+        self._start = None
+
+    def add(self, n: int) -> None:
+        """``n`` bytes arrived; raises ``TooSlow`` when a window closes below the floor."""
+        if self._start is None or self.min_rate <= 0:
+            return
+        self._bytes += n
+        now = self.clock()
+        elapsed = now - self._start
+        if elapsed < self.window:
+            return
+        if self._bytes < self.min_rate * elapsed:
+            self._start = None
+            raise TooSlow(
+                f"slower than {format_bytes(int(self.min_rate))}/s for {elapsed:.1f} s "
+                f"from {self.url}"
+            )
+        self._start, self._bytes = now, 0
+
+
+class _CountingReader(io.RawIOBase):
+    """The raw stream under ``http.client``'s buffered reader: ``recv_into``, then count."""
+
+    def __init__(self, sock: socket.socket, floor: RateFloor) -> None:
+        super().__init__()
+        self._sock = sock
+        self._floor = floor
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._sock.recv_into(buffer)
+        self._floor.add(n)
+        return n
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+
+class _Socket:
+    """What ``HTTPResponse.__init__`` needs of a socket: ``makefile`` (our counting reader)."""
+
+    def __init__(self, sock: socket.socket, floor: RateFloor) -> None:
+        self._sock = sock
+        self._floor = floor
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_CountingReader(self._sock, self._floor))
+
+
+def _metered_response(floor: RateFloor) -> type[http.client.HTTPResponse]:
+    class MeteredResponse(http.client.HTTPResponse):
+        def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+            super().__init__(cast(socket.socket, _Socket(sock, floor)), *args, **kwargs)
+
+    return MeteredResponse
+
+
+class MeteredConnections(Connections):
+    """``Connections`` whose responses count body bytes against ``floor``."""
+
+    def __init__(self, timeout: float, floor: RateFloor) -> None:
+        super().__init__(timeout)
+        self._response_class = _metered_response(floor)
+
+    def get(self, url: str) -> http.client.HTTPConnection:
+        conn = super().get(url)
+        conn.response_class = self._response_class
+        return conn

@@ -1,0 +1,98 @@
+"""The minimum-rate floor with an injected clock, and its counting reader on a real socket."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from model_provisioner._transfer._meter import RateFloor, TooSlow, _Socket
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_trickle_is_caught_when_the_window_closes() -> None:
+    clock = Clock()
+    floor = RateFloor(1024, 30.0, clock)
+    floor.arm("http://cdn/x")
+    for _ in range(29):
+        clock.now += 1.0
+        floor.add(1)  # a byte a second: silent enough for nothing, too slow for us
+    clock.now += 1.0
+    with pytest.raises(TooSlow, match=r"slower than 1\.0 KB/s for 30\.0 s from http://cdn/x"):
+        floor.add(1)
+
+
+def test_a_fast_window_starts_the_next_one() -> None:
+    clock = Clock()
+    floor = RateFloor(1024, 30.0, clock)
+    floor.arm("u")
+    clock.now = 30.0
+    floor.add(40_000)  # 1.3 KB/s over the first window: fine
+    clock.now = 59.0
+    floor.add(1)  # the second window is not over yet
+    clock.now = 60.0
+    with pytest.raises(TooSlow):
+        floor.add(1)
+
+
+def test_disarmed_or_zero_floor_counts_nothing() -> None:
+    clock = Clock()
+    floor = RateFloor(1024, 1.0, clock)
+    clock.now = 100.0
+    floor.add(1)  # never armed (headers, idle keep-alive)
+    floor.arm("u")
+    floor.disarm()
+    clock.now = 200.0
+    floor.add(1)
+    off = RateFloor(0, 1.0, clock)
+    off.arm("u")
+    clock.now = 300.0
+    off.add(0)
+
+
+@given(st.lists(st.tuples(st.floats(0, 5), st.integers(0, 10_000)), max_size=60))
+def test_it_raises_only_for_a_closed_window_below_the_floor(
+    steps: list[tuple[float, int]],
+) -> None:
+    """Model: the window since the last reset has lasted >= window and held < rate * time."""
+    clock = Clock()
+    floor = RateFloor(1000, 10.0, clock)
+    floor.arm("u")
+    start, got = 0.0, 0
+    for delay, n in steps:
+        clock.now += delay
+        got += n
+        elapsed = clock.now - start
+        slow = elapsed >= 10.0 and got < 1000 * elapsed
+        if slow:
+            with pytest.raises(TooSlow):
+                floor.add(n)
+            return
+        floor.add(n)
+        if elapsed >= 10.0:
+            start, got = clock.now, 0
+
+
+def test_the_counting_reader_sees_each_recv() -> None:
+    """Bytes are counted as they come out of the socket, below the buffered reader."""
+    clock = Clock()
+    floor = RateFloor(10**9, 1.0, clock)
+    a, b = socket.socketpair()
+    with a, b:
+        reader = _Socket(a, floor).makefile("rb")
+        floor.arm("u")
+        b.sendall(b"x" * 100)
+        assert reader.read1(1000) == b"x" * 100
+        clock.now = 2.0
+        b.sendall(b"y")
+        with pytest.raises(TooSlow):
+            reader.read1(1000)
