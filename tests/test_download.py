@@ -159,7 +159,7 @@ def test_unknown_repo_revision_and_quant_are_not_found(
         prov.pull("org/does-not-exist")
     with pytest.raises(ModelNotFound, match="revision"):
         prov.pull(f"{REPO}@no-such-branch")
-    with pytest.raises(ModelNotFound, match="available: F16, Q4_K_M, Q8_0"):
+    with pytest.raises(ModelNotFound, match=r"available: Q4_K_M, Q8_0, F16\)"):
         prov.pull(f"{REPO}:Q2_K")
     assert prov.list_models() == []
 

@@ -61,11 +61,25 @@ def test_canonical_forms(text: str, expected: str) -> None:
 def test_aliases_resolve_and_unknown_is_an_error() -> None:
     ref = parse_reference("tinyllama", SEED)
     assert ref.repo == "TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF"
-    assert ref.selector == "tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf"
+    assert ref.selector == "Q4_K_M"
     assert parse_reference("QWEN", SEED).repo == "Qwen/Qwen2.5-0.5B-Instruct-GGUF"
     assert parse_reference("qwen:Q8_0", SEED).selector == "Q8_0"
     with pytest.raises(InvalidReference, match="unknown model alias 'nosuchmodel'"):
         parse_reference("nosuchmodel", SEED)
+    with pytest.raises(InvalidReference, match=r"did you mean 'tinyllama'\?"):
+        parse_reference("tinylama", SEED)
+
+
+def test_seeded_aliases_are_quantized_gguf_or_plain_safetensors() -> None:
+    for name, target in SEED.items():
+        ref = parse_reference(target, {})
+        if name in ("gpt2", "granite"):
+            assert ref.selector is None, name  # safetensors repos, as in the original table
+        elif name.endswith("-fp16"):
+            assert ref.selector == "FP16", name
+        else:
+            assert ref.repo.lower().endswith("gguf") and "fp16" not in target.lower(), name
+            assert ref.selector in ("Q4_K_M", "Phi-3-mini-4k-instruct-q4.gguf"), name
 
 
 @pytest.mark.parametrize(

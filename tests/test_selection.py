@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from model_provisioner import ModelNotFound, parse_reference
-from model_provisioner._selection import available_quantizations, quantization_of, select_files
+from model_provisioner._gguf_names import quant_of
+from model_provisioner._selection import available_quantizations, select_files
 
 THEBLOKE = [
     ".gitattributes",
@@ -57,17 +58,46 @@ def test_default_gguf_prefers_q4_k_m_not_q4_k() -> None:
     assert primary == paths[0]
 
 
-def test_default_falls_back_to_q8_0_then_first() -> None:
+def test_default_falls_back_to_q8_0_then_down_the_ladder() -> None:
     no_q4 = [p for p in THEBLOKE if "Q4_K_M" not in p]
-    assert select(no_q4, "o/r")[0] == ("tinyllama-1.1b-chat-v1.0.Q8_0.gguf",)
-    only_odd = ["b.Q5_K_S.gguf", "a.Q3_K_L.gguf"]
-    assert select(only_odd, "o/r")[0] == ("a.Q3_K_L.gguf",)
+    chosen = select_files(no_q4, parse_reference("o/r"))
+    assert chosen.paths == ("tinyllama-1.1b-chat-v1.0.Q8_0.gguf",)
+    assert (chosen.quant, chosen.fallback) == ("Q8_0", False)
+    only_odd = ["b.Q5_K_S.gguf", "a.Q3_K_L.gguf", "c.F16.gguf", "d.BF16.gguf"]
+    chosen = select_files(only_odd, parse_reference("o/r"))
+    assert chosen.paths == ("b.Q5_K_S.gguf",)
+    assert (chosen.quant, chosen.fallback) == ("Q5_K_S", True)
+    floats = select_files(["x.F32.gguf", "x.F16.gguf", "x.BF16.gguf"], parse_reference("o/r"))
+    assert floats.quant == "BF16" and floats.fallback
+
+
+def test_unknown_tag_ranks_after_the_ladder_before_floats_and_untagged() -> None:
+    paths = ["m.f16.gguf", "m.gguf", "m.Q4_0_4_4.gguf"]
+    assert select(paths, "o/r")[0] == ("m.Q4_0_4_4.gguf",)
+    assert select(["m.gguf", "m.f16.gguf"], "o/r")[0] == ("m.f16.gguf",)
+
+
+def test_vision_repo_brings_its_projector_and_loads_the_model() -> None:
+    paths = [
+        "Qwen2-VL-7B-Q4_K_M.gguf",
+        "Qwen2-VL-7B-Q8_0.gguf",
+        "mmproj-Qwen2-VL-7B-f32.gguf",
+        "mmproj-Qwen2-VL-7B-f16.gguf",
+    ]
+    for ref in ("o/r", "o/r:Q8_0", "o/r:Qwen2-VL-7B-Q8_0.gguf"):
+        chosen = select_files(paths, parse_reference(ref))
+        assert chosen.projector == "mmproj-Qwen2-VL-7B-f16.gguf", ref
+        assert chosen.primary == chosen.paths[0] != chosen.projector
+        assert chosen.paths[-1] == chosen.projector and len(chosen.paths) == 2
+    assert select_files(paths, parse_reference("o/r")).quant == "Q4_K_M"
+    alone = select_files(paths, parse_reference("o/r:mmproj-Qwen2-VL-7B-f32.gguf"))
+    assert alone.paths == ("mmproj-Qwen2-VL-7B-f32.gguf",) and alone.projector is None
 
 
 @pytest.mark.parametrize("tag", ["Q4_K_S", "q4_k_s", "Q4_K", "Q2_K"])
 def test_quant_selector_matches_the_exact_tag(tag: str) -> None:
     (path,) = select(THEBLOKE, f"o/r:{tag}")[0]
-    assert quantization_of(path) == tag.upper()
+    assert quant_of(path) == tag.upper()
 
 
 def test_split_gguf_selects_all_parts_and_loads_the_first() -> None:
@@ -103,7 +133,8 @@ def test_pytorch_only_repo_keeps_bin() -> None:
 
 
 def test_missing_quant_names_the_available_ones() -> None:
-    with pytest.raises(ModelNotFound, match=r"no Q6_K GGUF file \(available: Q2_K, Q4_K,"):
+    available = r"\(available: Q4_K_M, Q8_0, Q4_K_S, Q2_K, Q4_K\)"
+    with pytest.raises(ModelNotFound, match=r"no Q6_K GGUF file " + available):
         select(THEBLOKE, "o/r:Q6_K")
     with pytest.raises(ModelNotFound):
         select(THEBLOKE, "o/r:nothing.gguf")
@@ -112,4 +143,4 @@ def test_missing_quant_names_the_available_ones() -> None:
 
 
 def test_available_quantizations() -> None:
-    assert available_quantizations(THEBLOKE) == ["Q2_K", "Q4_K", "Q4_K_M", "Q4_K_S", "Q8_0"]
+    assert available_quantizations(THEBLOKE) == ["Q4_K_M", "Q8_0", "Q4_K_S", "Q2_K", "Q4_K"]

@@ -1,32 +1,78 @@
-"""model-provisioner: make sure the model a worker needs is here, whole and correct."""
+"""model-provisioner: make sure the model a worker needs is here, whole and correct.
 
-from ._download import PullPlan
-from ._errors import (
-    AuthError,
-    Cancelled,
-    DiskSpaceError,
-    EntryNotFound,
-    IntegrityError,
-    InvalidReference,
-    JobNotFound,
-    MetadataError,
-    ModelNotFound,
-    NetworkError,
-    OfflineError,
-    ProvisionerError,
-    RepoNotFound,
-    RevisionNotFound,
-    ShuttingDown,
-    Unauthorized,
-    UsageError,
-)
-from ._models import FileCheck, ModelFile, ModelInfo, VerifyReport
-from ._progress import DownloadProgress, Stage
-from ._provisioner import ModelProvisioner, default_home
-from ._references import ModelReference, parse_reference
-from ._transfer import TransferOptions
+A re-export of the private modules. Names resolve on first use (PEP 562), so that
+``import model_provisioner`` and the commands that only read the store (``provisioner path``,
+``list``, ``info``) never load huggingface_hub, httpx or the transfer engine (~0.3 s).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._download import PullPlan
+    from ._errors import (
+        AuthError,
+        Cancelled,
+        DiskSpaceError,
+        EntryNotFound,
+        IntegrityError,
+        InvalidReference,
+        JobNotFound,
+        MetadataError,
+        ModelNotFound,
+        NetworkError,
+        OfflineError,
+        ProvisionerError,
+        RepoNotFound,
+        RevisionNotFound,
+        ShuttingDown,
+        Unauthorized,
+        UsageError,
+    )
+    from ._models import FileCheck, ModelFile, ModelInfo, VerifyReport
+    from ._progress import DownloadProgress, Stage
+    from ._provisioner import ModelProvisioner, default_home
+    from ._references import ModelReference, parse_reference
+    from ._transfer import TransferOptions
 
 __version__ = "0.1.0"
+
+_ERRORS = (
+    "AuthError",
+    "Cancelled",
+    "DiskSpaceError",
+    "EntryNotFound",
+    "IntegrityError",
+    "InvalidReference",
+    "JobNotFound",
+    "MetadataError",
+    "ModelNotFound",
+    "NetworkError",
+    "OfflineError",
+    "ProvisionerError",
+    "RepoNotFound",
+    "RevisionNotFound",
+    "ShuttingDown",
+    "Unauthorized",
+    "UsageError",
+)
+_WHERE: dict[str, str] = {
+    **dict.fromkeys(_ERRORS, "._errors"),
+    "DownloadProgress": "._progress",
+    "FileCheck": "._models",
+    "ModelFile": "._models",
+    "ModelInfo": "._models",
+    "ModelProvisioner": "._provisioner",
+    "ModelReference": "._references",
+    "PullPlan": "._download",
+    "Stage": "._progress",
+    "TransferOptions": "._transfer",
+    "VerifyReport": "._models",
+    "default_home": "._provisioner",
+    "parse_reference": "._references",
+}
 
 __all__ = [
     "AuthError",
@@ -61,7 +107,27 @@ __all__ = [
     "parse_reference",
 ]
 
-for _name in __all__:
-    _obj = globals()[_name]
-    if hasattr(_obj, "__module__") and not isinstance(_obj, str):
-        _obj.__module__ = "model_provisioner"
+
+def _claim(obj: Any) -> Any:
+    if hasattr(obj, "__module__"):
+        obj.__module__ = __name__
+    return obj
+
+
+def __getattr__(name: str) -> Any:
+    """Import the defining module on first use; tracebacks then name ``model_provisioner``."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    obj = globals()[name] = _claim(getattr(importlib.import_module(module, __name__), name))
+    return obj
+
+
+# Errors are cheap and raised from everywhere: claim them now, so that a traceback says
+# ``model_provisioner.ModelNotFound`` even before anyone looked the name up here.
+for _name in _ERRORS:
+    __getattr__(_name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,54 +1,117 @@
 """Short model names (``tinyllama``) from a user-editable TOML file in the home folder.
 
-The file is seeded with the original script's table the first time it is needed; after that it
-is the user's, and an unknown name is an error, never a default model.
+The file is written with the seed table the first time a name is looked up (or an alias is
+listed, added or removed); after that it is the user's, and an unknown name is an error, never
+a default model. It is read only when a reference has no ``/``: ``path org/repo`` never pays for
+TOML.
 """
 
 from __future__ import annotations
 
-import tomllib
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from ._errors import UsageError
+from ._errors import InvalidReference, ProvisionerError, UsageError
 from ._fsutil import atomic_write
 
 ALIAS_FILE = "aliases.toml"
 
+# The original script's names, pointed at official or widely used Q4_K_M GGUF repos (the
+# publisher's own where there is one), not fp16 community fine-tunes. ``qwen-fp16`` asks for
+# full precision by name; gpt2 and granite are plain safetensors repos, as in the original.
 SEED: dict[str, str] = {
-    "tinyllama": "hf:TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF:tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf",
-    "qwen": "hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF:qwen2.5-0.5b-instruct-q4_k_m.gguf",
-    "qwen-fp16": "hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF:qwen2.5-0.5b-instruct-fp16.gguf",
+    "tinyllama": "hf:TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF:Q4_K_M",
+    "qwen": "hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M",
+    "qwen-fp16": "hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF:FP16",
+    "qwen7b": "hf:Qwen/Qwen2.5-7B-Instruct-GGUF:Q4_K_M",
     "phi3": "hf:microsoft/Phi-3-mini-4k-instruct-gguf:Phi-3-mini-4k-instruct-q4.gguf",
-    "llama3": "hf:QuantFactory/Meta-Llama-3-8B-Instruct-GGUF:Meta-Llama-3-8B-Instruct.Q4_K_M.gguf",
-    "llama32": "hf:tensorblock/Komodo-Llama-3.2-3B-v2-fp16-GGUF:Komodo-Llama-3.2-3B-v2-fp16.gguf",
-    "llama2": "hf:TheBloke/Llama-2-7B-GGUF:llama-2-7b.Q8_0.gguf",
-    "mistral": "hf:TheBloke/Mistral-7B-Instruct-v0.2-GGUF:mistral-7b-instruct-v0.2.f16.gguf",
+    "llama3": "hf:bartowski/Meta-Llama-3.1-8B-Instruct-GGUF:Q4_K_M",
+    "llama32": "hf:bartowski/Llama-3.2-3B-Instruct-GGUF:Q4_K_M",
+    "llama2": "hf:TheBloke/Llama-2-7B-Chat-GGUF:Q4_K_M",
+    "mistral": "hf:TheBloke/Mistral-7B-Instruct-v0.2-GGUF:Q4_K_M",
     "gpt2": "hf:openai-community/gpt2",
     "granite": "hf:ibm-granite/granite-4.0-micro",
 }
 
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
 _HEADER = """\
 # model-provisioner aliases: short name = "reference".
-# Edit freely; a name that is not here is an error, never a default model.
+# Edit freely, or use `provisioner alias NAME REFERENCE` and `provisioner alias --rm NAME`.
+# A name that is not here is an error, never a default model.
 
 """
 
 
+class AliasFile(Mapping[str, str]):
+    """``<home>/aliases.toml`` as a mapping, read (and seeded) on first use only."""
+
+    def __init__(self, home: Path) -> None:
+        self.path = Path(home) / ALIAS_FILE
+        self._names: dict[str, str] | None = None
+
+    def __getitem__(self, name: str) -> str:
+        return self._load()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def _load(self) -> dict[str, str]:
+        if self._names is None:
+            self._names = load_aliases(self.path.parent)
+        return self._names
+
+
 def load_aliases(home: Path) -> dict[str, str]:
+    """The user's table; the seed (written to disk if the home allows it) on first use."""
     path = home / ALIAS_FILE
     if not path.exists():
-        return dict(SEED)
+        try:
+            _write(path, SEED)
+        except (OSError, ProvisionerError):
+            return dict(SEED)  # a read-only home still resolves the seeded names
     try:
+        import tomllib
+
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise UsageError(f"cannot read alias file {path}: {exc}") from exc
     return {str(k).lower(): str(v) for k, v in data.items() if isinstance(v, str)}
 
 
-def seed_aliases(home: Path) -> Path:
-    """Write the alias file once, so that the user has something to edit."""
-    path = home / ALIAS_FILE
-    if not path.exists():
-        lines = [f'{name} = "{ref}"' for name, ref in SEED.items()]
-        atomic_write(path, (_HEADER + "\n".join(lines) + "\n").encode())
-    return path
+def set_alias(home: Path, name: str, reference: str) -> dict[str, str]:
+    """Add or replace one name; the reference must parse (a target is never an alias)."""
+    from ._references import parse_reference
+
+    name = name.lower()
+    if not _NAME.match(name):
+        raise InvalidReference(f"{name!r} cannot be an alias: lower-case letters, digits, '-._'")
+    target = parse_reference(reference, {})
+    table = load_aliases(home)
+    table[name] = target.canonical
+    _write(home / ALIAS_FILE, table)
+    return table
+
+
+def remove_alias(home: Path, name: str) -> dict[str, str]:
+    table = load_aliases(home)
+    if name.lower() not in table:
+        from ._references import unknown_alias
+
+        raise unknown_alias(name.lower(), table)
+    del table[name.lower()]
+    _write(home / ALIAS_FILE, table)
+    return table
+
+
+def _write(path: Path, table: Mapping[str, str]) -> None:
+    lines = [f"{name} = {_toml_string(ref)}" for name, ref in sorted(table.items())]
+    atomic_write(path, (_HEADER + "\n".join(lines) + "\n").encode())
+
+
+def _toml_string(text: str) -> str:
+    """A basic TOML string; references never hold quotes or backslashes, but be exact."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

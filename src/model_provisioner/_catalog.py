@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._errors import ModelNotFound
+from ._gguf_names import preference, quant_of
 from ._models import ModelInfo
 from ._references import ModelReference, SelectorKind, parse_reference
-from ._selection import DEFAULT_QUANTS, quantization_of
 from ._store import Store
 
 
@@ -43,13 +43,9 @@ class Catalog:
             if entry.ref.matches(ref):
                 return entry
         holding = [e for e in entries if _holds(e.info, ref)]
-        if len(holding) == 1 or (holding and ref.selector is not None):
-            return holding[0]
-        for quant in DEFAULT_QUANTS:
-            for entry in holding:
-                if entry.info.gguf_files and quantization_of(entry.info.gguf_files[0]) == quant:
-                    return entry
-        return None
+        if not holding:
+            return None
+        return min(holding, key=_rank)
 
     def get(self, ref: ModelReference) -> Entry:
         entry = self.find(ref)
@@ -75,7 +71,13 @@ def _holds(info: ModelInfo, ref: ModelReference) -> bool:
         return True
     if kind is SelectorKind.QUANT:
         ggufs = info.gguf_files
-        return bool(ggufs) and all(quantization_of(p) == ref.selector for p in ggufs)
+        return bool(ggufs) and all(quant_of(p) == ref.selector for p in ggufs)
     if kind is SelectorKind.FILE:
         return any(f.path == ref.selector for f in info.files)
     return False
+
+
+def _rank(entry: Entry) -> tuple[int, str]:
+    """The ladder that picks a bare ``org/repo``'s file on the Hub picks among installed entries."""
+    ggufs = entry.info.gguf_files
+    return (preference(quant_of(ggufs[0]) if ggufs else None), entry.manifest.name)

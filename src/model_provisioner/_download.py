@@ -94,6 +94,8 @@ class Downloader:
         entry = self.catalog.find(ref)
         if entry and (not request.update or ref.pinned or self.settings.offline):
             return self._done(reporter, entry.info)
+        if entry is not None:
+            ref = entry.ref  # a bare org/repo updates the installed entry it resolves to
         if self.settings.offline:
             raise OfflineError(f"{ref.canonical} is not installed and HF_HUB_OFFLINE is set")
         self.store.ensure()

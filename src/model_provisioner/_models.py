@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._selection import quantization_of
+from ._gguf_names import is_gguf, is_projector, quant_of
 
 MANIFEST_SCHEMA = 1
 
@@ -53,7 +53,21 @@ class ModelInfo:
 
     @property
     def gguf_files(self) -> list[str]:
-        return [f.path for f in self.files if f.path.endswith(".gguf")]
+        """The model's own GGUF files (all parts if split); a vision projector is not one."""
+        return [f.path for f in self.files if is_gguf(f.path) and not is_projector(f.path)]
+
+    @property
+    def projector(self) -> str | None:
+        """The vision projector (``mmproj-*.gguf``) pulled with the model, if any."""
+        return next((f.path for f in self.files if is_projector(f.path)), None)
+
+    @property
+    def projector_path(self) -> Path | None:
+        """Where the projector lives: beside the model, in the entry's commit folder."""
+        if self.projector is None:
+            return None
+        folder = next((p for p in self.model_path.parents if p.name == self.commit), None)
+        return folder / self.projector if folder is not None else None
 
     @property
     def quantization(self) -> str | None:
@@ -61,7 +75,7 @@ class ModelInfo:
         value = self.metadata.get("quantization")
         if isinstance(value, str):
             return value
-        return quantization_of(self.gguf_files[0]) if self.gguf_files else None
+        return quant_of(self.gguf_files[0]) if self.gguf_files else None
 
     def to_json(self, home: Path) -> dict[str, Any]:
         """The manifest form: paths relative to the store, so a store can be moved."""
@@ -101,6 +115,7 @@ class ModelInfo:
             "total_size": self.total_size,
             "file_count": self.file_count,
             "gguf_files": self.gguf_files,
+            "projector": str(self.projector_path) if self.projector_path else None,
             "quantization": self.quantization,
             "downloaded_at": self.downloaded_at,
             "verified_at": self.verified_at,

@@ -6,34 +6,41 @@ lookup, so find, info, verify, delete and pull always agree on which model is me
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import platformdirs
-
-from ._aliases import load_aliases
+from ._aliases import AliasFile
 from ._catalog import Catalog
-from ._download import Downloader, PullPlan, PullRequest
 from ._errors import UsageError
-from ._hub import HubSettings
 from ._models import ModelInfo, VerifyReport
 from ._operations import collect_garbage, delete_entry, disk_usage, path_size, verify_entry
-from ._partials import collect_stale_partials
 from ._progress import DownloadProgress, ProgressCallback
 from ._references import ModelReference, parse_reference
-from ._remote import RemoteInspection, inspect_remote
 from ._store import Store
-from ._transfer import TransferOptions
+
+if TYPE_CHECKING:
+    import asyncio
+
+    # The download side (huggingface_hub, httpx, the engine) costs ~0.3 s to import: commands
+    # that only read the store (path, list, info) never load it. See tests/test_cli_imports.py.
+    from ._download import Downloader, PullPlan
+    from ._remote import RemoteInspection
+    from ._search import SearchHit
+    from ._transfer import TransferOptions
 
 
 def default_home() -> Path:
     """``PROVISIONER_HOME``, else the platform's per-user data folder."""
     env = os.environ.get("PROVISIONER_HOME")
-    return Path(env) if env else Path(platformdirs.user_data_dir("model-provisioner"))
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("model-provisioner"))
 
 
 class ModelProvisioner:
@@ -60,12 +67,14 @@ class ModelProvisioner:
     @property
     def endpoint(self) -> str:
         """The Hub or mirror this provisioner pulls from (argument, else $HF_ENDPOINT)."""
+        from ._hub import HubSettings
+
         return HubSettings.from_env(self._endpoint, self._token).endpoint
 
     def parse(self, reference: str | ModelReference) -> ModelReference:
         if isinstance(reference, ModelReference):
             return reference
-        return parse_reference(reference, load_aliases(self.home))
+        return parse_reference(reference, AliasFile(self.home))
 
     def list_models(self) -> list[ModelInfo]:
         return self.catalog.all()
@@ -74,6 +83,11 @@ class ModelProvisioner:
         """The path a worker loads: the GGUF file (first part if split) or the model folder."""
         entry = self.catalog.find(self.parse(reference))
         return entry.info.model_path if entry else None
+
+    def find_local_projector(self, reference: str) -> Path | None:
+        """The vision projector (``mmproj-*.gguf``) that came with the model, if any."""
+        entry = self.catalog.find(self.parse(reference))
+        return entry.info.projector_path if entry else None
 
     def get_model_info(self, reference: str) -> ModelInfo:
         return self.catalog.get(self.parse(reference)).info
@@ -94,6 +108,8 @@ class ModelProvisioner:
 
     def collect_garbage(self, older_than: float = 86400.0, *, dry_run: bool = False) -> list[Path]:
         """Stale partial downloads, and files a crash left unlisted, untouched for a while."""
+        from ._partials import collect_stale_partials
+
         found = collect_stale_partials(self.store, older_than, dry_run=dry_run)
         with self.store.commit_lock():
             return found + collect_garbage(self.store, self.catalog, older_than, dry_run=dry_run)
@@ -107,8 +123,17 @@ class ModelProvisioner:
 
     def inspect_remote(self, reference: str) -> RemoteInspection:
         """Metadata of a model not yet downloaded, from its headers alone (``info --remote``)."""
+        from ._remote import inspect_remote
+
         downloader = self._downloader()
         return inspect_remote(downloader.plan(self.parse(reference)), downloader.settings)
+
+    def search(self, text: str, *, limit: int = 20) -> list[SearchHit]:
+        """GGUF repositories on the Hub whose id contains ``text``, most downloaded first."""
+        from ._hub import HubSettings
+        from ._search import search_gguf
+
+        return search_gguf(HubSettings.from_env(self._endpoint, self._token), text, limit)
 
     def install(
         self,
@@ -119,6 +144,8 @@ class ModelProvisioner:
         cancel: threading.Event | None = None,
     ) -> ModelInfo:
         """Pull and return the catalog entry; ``update=False`` trusts an installed entry."""
+        from ._download import PullRequest
+
         request = PullRequest(self.parse(reference), update, progress, cancel or threading.Event())
         return self._downloader().pull(request)
 
@@ -142,6 +169,8 @@ class ModelProvisioner:
         update: bool = False,
     ) -> Path:
         """Async twin of ``pull``; an installed model returns at once without the network."""
+        import asyncio
+
         ref = self._with_provider(reference, provider)
         cancel = threading.Event()
         loop = asyncio.get_running_loop()
@@ -161,6 +190,8 @@ class ModelProvisioner:
         self, reference: str, *, update: bool = True
     ) -> AsyncIterator[DownloadProgress]:
         """Progress of a pull as an async iterator; ends after the terminal event."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[DownloadProgress | BaseException] = asyncio.Queue()
 
@@ -195,5 +226,8 @@ class ModelProvisioner:
         return ref
 
     def _downloader(self) -> Downloader:
+        from ._download import Downloader
+        from ._hub import HubSettings
+
         settings = HubSettings.from_env(self._endpoint, self._token)
         return Downloader(self.store, settings, self.transfer_options)

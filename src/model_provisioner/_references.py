@@ -8,11 +8,13 @@ Everything here acts on strings only; the alias file is read by the caller.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import unquote, urlsplit
 
 from ._errors import InvalidReference
+from ._gguf_names import is_quant_tag
 
 MAX_REFERENCE_LENGTH = 512
 DEFAULT_REVISION = "main"
@@ -22,9 +24,6 @@ _REPO_PART = re.compile(r"^[A-Za-z0-9_.\-]{1,96}$")
 _REVISION = re.compile(r"^[A-Za-z0-9_.\-/]{1,255}$")
 _ALIAS = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
-_QUANT = re.compile(
-    r"^(?:I?Q[1-8](?:_[0-9A-Z]+)*|F16|F32|BF16|FP16|FP32|TQ[12]_0|MXFP4(?:_MOE)?)$", re.IGNORECASE
-)
 _FORBIDDEN_IN_SELECTOR = set(";|&$`<>\\\"'!{}()~#%\n\r\t")
 _HUB_HOSTS = ("huggingface.co", "hf.co", "www.huggingface.co")
 
@@ -93,14 +92,14 @@ class ModelReference:
 
 
 def classify_selector(selector: str) -> SelectorKind:
-    if _QUANT.match(selector):
+    if is_quant_tag(selector):
         return SelectorKind.QUANT
     if any(c in selector for c in "*?["):
         return SelectorKind.GLOB
     return SelectorKind.FILE
 
 
-def parse_reference(text: str, aliases: dict[str, str] | None = None) -> ModelReference:
+def parse_reference(text: str, aliases: Mapping[str, str] | None = None) -> ModelReference:
     """Parse ``text``; raise InvalidReference with a one-line reason otherwise."""
     if not isinstance(text, str):
         raise InvalidReference("model reference must be a string")
@@ -120,7 +119,7 @@ def parse_reference(text: str, aliases: dict[str, str] | None = None) -> ModelRe
     if sep and "/" not in provider and provider.lower() not in PROVIDERS and "/" in body:
         raise InvalidReference(f"unknown provider {provider!r} in {_show(text)}: use 'hf:'")
     if "/" not in text.partition(":")[0].partition("@")[0]:
-        return _resolve_alias(text, aliases or {})
+        return _resolve_alias(text, {} if aliases is None else aliases)
     return _parse_body(text, text)
 
 
@@ -134,18 +133,27 @@ def _check_characters(text: str) -> None:
             raise InvalidReference(f"model reference contains control character {ch!r}")
 
 
-def _resolve_alias(text: str, aliases: dict[str, str]) -> ModelReference:
+def _resolve_alias(text: str, aliases: Mapping[str, str]) -> ModelReference:
     name, _, selector = text.partition(":")
     name = name.lower()
     if not _ALIAS.match(name):
         raise InvalidReference(f"{_show(text)} is neither ORG/NAME nor a known alias")
     if name not in aliases:
-        known = ", ".join(sorted(aliases)) or "none"
-        raise InvalidReference(f"unknown model alias {name!r} (known aliases: {known})")
+        raise unknown_alias(name, aliases)
     target = parse_reference(aliases[name], aliases={})
     if selector:
         return ModelReference(target.repo, target.revision, _check_selector(selector, text))
     return target
+
+
+def unknown_alias(name: str, aliases: Mapping[str, str]) -> InvalidReference:
+    """The error for a name that is not in the table, with the closest one as the hint."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(aliases), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else "provisioner alias  (lists them)"
+    known = ", ".join(sorted(aliases)) or "none"
+    return InvalidReference(f"unknown model alias {name!r} (known aliases: {known})", hint=hint)
 
 
 def _parse_body(body: str, original: str) -> ModelReference:
@@ -215,7 +223,7 @@ def _check_selector(selector: str, original: str) -> str:
         raise InvalidReference(f"{_show(original)}: {selector!r} must stay inside the repository")
     if any(ch.isspace() and ch != " " for ch in selector) or selector != selector.strip():
         raise InvalidReference(f"{_show(original)}: {selector!r} has stray whitespace")
-    if _QUANT.match(selector):
+    if is_quant_tag(selector):
         return selector.upper()
     return selector
 

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from filelock import FileLock
-
 from ._errors import DiskSpaceError
 from ._fsutil import allocated_bytes, atomic_write, free_bytes
 from ._units import format_bytes
@@ -88,6 +86,8 @@ class Reservations:
         blobs the pull will link (kept from gc and delete until the reservation ends).
         """
         self.folder.mkdir(parents=True, exist_ok=True)
+        from filelock import FileLock  # imports asyncio: only when a pull reserves
+
         with FileLock(self.folder / ".lock"):
             need = remaining_bytes(partials)
             others = self.reserved_by_others()

@@ -6,15 +6,24 @@ Pure: it sees the repo's file list and the reference, never the network.
 from __future__ import annotations
 
 import fnmatch
-import re
+import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ._errors import ModelNotFound
+from ._gguf_names import (
+    LADDER,
+    has_quant,
+    is_gguf,
+    is_projector,
+    model_ggufs,
+    preference,
+    projectors,
+    quant_of,
+    split_part,
+)
 from ._references import ModelReference, SelectorKind
 
-DEFAULT_QUANTS = ("Q4_K_M", "Q8_0")
-_SPLIT = re.compile(r"^(?P<stem>.*)-(?P<index>\d{5})-of-(?P<count>\d{5})\.gguf$")
 _DUPLICATE_DIRS = ("onnx/", "openvino/", "coreml/", "flax/", "tf/", "tflite/", "original/")
 _TORCH_WEIGHTS = (".bin", ".pt", ".pth", ".ckpt")
 _SMALL_FILES = (".json", ".txt", ".model", ".tiktoken", ".jinja")
@@ -22,11 +31,18 @@ _SMALL_FILES = (".json", ".txt", ".model", ".tiktoken", ".jinja")
 
 @dataclass(frozen=True)
 class Selection:
-    """The chosen files, the model's format, and which path a worker loads."""
+    """The chosen files, the model's format, and which path a worker loads.
+
+    ``quant`` is the quantization picked for a GGUF model; ``fallback`` says the ladder went
+    past Q4_K_M and Q8_0 (the CLI says so); ``projector`` is the vision projector that came along.
+    """
 
     paths: tuple[str, ...]
     format: str
     primary: str | None
+    quant: str | None = None
+    fallback: bool = False
+    projector: str | None = None
 
     @property
     def is_folder(self) -> bool:
@@ -37,7 +53,7 @@ def select_files(paths: Sequence[str], ref: ModelReference) -> Selection:
     kind = ref.selector_kind
     if kind is SelectorKind.QUANT:
         assert ref.selector is not None
-        return _gguf_selection(_by_quant(paths, ref.selector, ref))
+        return _gguf_selection(paths, _by_quant(paths, ref.selector, ref))
     if kind is SelectorKind.FILE:
         assert ref.selector is not None
         return _file_selection(paths, ref.selector, ref)
@@ -50,50 +66,52 @@ def select_files(paths: Sequence[str], ref: ModelReference) -> Selection:
     return _default_selection(paths, ref)
 
 
-def quantization_of(path: str) -> str | None:
-    """The quantization tag a GGUF file name carries, as llama.cpp and TheBloke spell them."""
-    name = path.rsplit("/", 1)[-1]
-    match = re.search(
-        r"(?<![A-Za-z0-9])(I?Q[1-8](?:_[0-9A-Za-z]+)*|F16|F32|BF16|FP16)(?![A-Za-z0-9])",
-        name,
-        re.IGNORECASE,
-    )
-    return match.group(1).upper() if match else None
-
-
 def available_quantizations(paths: Sequence[str]) -> list[str]:
-    return sorted({q for p in _ggufs(paths) if (q := quantization_of(p))})
+    """Every quantization a repo offers, in ladder order (the default first)."""
+    tags = {q for p in model_ggufs(paths) if (q := quant_of(p))}
+    return sorted(tags, key=lambda q: (preference(q), q))
 
 
-def _ggufs(paths: Sequence[str]) -> list[str]:
-    return sorted(
-        p for p in paths if p.endswith(".gguf") and not p.rsplit("/", 1)[-1].startswith("mmproj")
-    )
+def default_gguf(paths: Sequence[str]) -> str | None:
+    """The GGUF a bare ``org/repo`` means: the best rung of the ladder, first by name."""
+    ggufs = model_ggufs(paths)
+    if not ggufs:
+        return None
+    return min(ggufs, key=lambda p: (preference(quant_of(p)), p.count("/"), p))
 
 
 def _by_quant(paths: Sequence[str], quant: str, ref: ModelReference) -> list[str]:
-    pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(quant)}(?![A-Za-z0-9_])", re.IGNORECASE)
-    matched = [p for p in _ggufs(paths) if pattern.search(p)]
+    matched = [p for p in model_ggufs(paths) if has_quant(p, quant)]
     if not matched:
         known = ", ".join(available_quantizations(paths)) or "none"
         raise ModelNotFound(
             f"{ref.repo}@{ref.revision} has no {quant} GGUF file (available: {known})"
         )
-    return _complete_split(paths, matched[0])
+    return complete_split(paths, matched[0])
 
 
-def _complete_split(paths: Sequence[str], chosen: str) -> list[str]:
-    match = _SPLIT.match(chosen)
+def complete_split(paths: Sequence[str], chosen: str) -> list[str]:
+    """All parts of a split GGUF (one folder, one stem, one count), or the file alone."""
+    match = split_part(chosen)
     if not match:
         return [chosen]
-    stem, count = match["stem"], match["count"]
+    folder = posixpath.dirname(chosen)
     return sorted(
-        p for p in paths if (m := _SPLIT.match(p)) and m["stem"] == stem and m["count"] == count
+        p
+        for p in paths
+        if (m := split_part(p))
+        and posixpath.dirname(p) == folder
+        and m["stem"] == match["stem"]
+        and m["count"] == match["count"]
     )
 
 
-def _gguf_selection(parts: list[str]) -> Selection:
-    return Selection(tuple(parts), "gguf", parts[0])
+def _gguf_selection(paths: Sequence[str], parts: list[str], *, fallback: bool = False) -> Selection:
+    """The model's parts, and the repo's vision projector when there is one (as llama.cpp)."""
+    found = projectors(paths)
+    projector = found[0] if found and not is_projector(parts[0]) else None
+    chosen = tuple(parts) + ((projector,) if projector else ())
+    return Selection(chosen, "gguf", parts[0], quant_of(parts[0]), fallback, projector)
 
 
 def _file_selection(paths: Sequence[str], wanted: str, ref: ModelReference) -> Selection:
@@ -102,17 +120,19 @@ def _file_selection(paths: Sequence[str], wanted: str, ref: ModelReference) -> S
         if len(folded) != 1:
             raise ModelNotFound(f"{ref.repo}@{ref.revision} has no file {wanted!r}")
         wanted = folded[0]
-    if wanted.endswith(".gguf"):
-        return _gguf_selection(_complete_split(paths, wanted))
+    if is_gguf(wanted):
+        return _gguf_selection(paths, complete_split(paths, wanted))
     return _mixed_selection(paths, [wanted])
 
 
 def _mixed_selection(paths: Sequence[str], matched: list[str]) -> Selection:
-    ggufs = [p for p in matched if p.endswith(".gguf")]
+    ggufs = [p for p in matched if is_gguf(p)]
     if ggufs and len(ggufs) == len(matched):
-        complete = sorted({part for g in ggufs for part in _complete_split(paths, g)})
-        if len({_SPLIT.sub(r"\g<stem>", p) for p in complete}) == 1:
-            return _gguf_selection(complete)
+        complete = sorted({part for g in ggufs for part in complete_split(paths, g)})
+        stems = {posixpath.join(posixpath.dirname(p), m["stem"]) if (m := split_part(p)) else p
+                 for p in complete}  # fmt: skip
+        if len(stems) == 1:
+            return Selection(tuple(complete), "gguf", complete[0], quant_of(complete[0]))
         return Selection(tuple(complete), "gguf", None)
     if len(matched) == 1:
         return Selection(tuple(matched), _format_of(matched), matched[0])
@@ -120,14 +140,10 @@ def _mixed_selection(paths: Sequence[str], matched: list[str]) -> Selection:
 
 
 def _default_selection(paths: Sequence[str], ref: ModelReference) -> Selection:
-    ggufs = _ggufs(paths)
-    if ggufs:
-        for quant in DEFAULT_QUANTS:
-            pattern = re.compile(rf"(?<![A-Za-z0-9]){quant}(?![A-Za-z0-9_])", re.IGNORECASE)
-            found = [p for p in ggufs if pattern.search(p)]
-            if found:
-                return _gguf_selection(_complete_split(paths, found[0]))
-        return _gguf_selection(_complete_split(paths, ggufs[0]))
+    chosen_gguf = default_gguf(paths)
+    if chosen_gguf is not None:
+        fallback = quant_of(chosen_gguf) not in LADDER[:2]
+        return _gguf_selection(paths, complete_split(paths, chosen_gguf), fallback=fallback)
     chosen = _transformers_files(paths)
     if not chosen:
         if not paths:
@@ -156,6 +172,6 @@ def _transformers_files(paths: Sequence[str]) -> list[str]:
 def _format_of(paths: Sequence[str]) -> str:
     if any(p.endswith(".safetensors") for p in paths):
         return "safetensors"
-    if any(p.endswith(".gguf") for p in paths):
+    if any(is_gguf(p) for p in paths):
         return "gguf"
     return "other"

@@ -21,15 +21,17 @@ import stat
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
-
-from filelock import FileLock
 
 from ._errors import IntegrityError
 from ._fsutil import atomic_write, fsync_dir, link_or_copy, prune_empty_dirs
 from ._models import ModelFile, ModelInfo
 from ._references import ModelReference
 from ._reservations import Reservations
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
@@ -53,6 +55,8 @@ def lock_of(partial: Path) -> Path:
 
 
 def partial_lock(partial: Path, timeout: float = -1) -> FileLock:
+    from filelock import FileLock
+
     partial.parent.mkdir(parents=True, exist_ok=True)
     return FileLock(lock_of(partial), timeout=timeout)
 
@@ -170,6 +174,8 @@ class Store:
         return self._lock("commit", timeout)
 
     def _lock(self, name: str, timeout: float = -1) -> FileLock:
+        from filelock import FileLock  # it imports asyncio (~40 ms): only commands that write
+
         self.locks.mkdir(parents=True, exist_ok=True)
         return FileLock(self.locks / f"{quote(name, safe='')}{_LOCK}", timeout=timeout)
 

@@ -7,7 +7,6 @@ in the store and one on the Hub (sources backed by Range requests): only headers
 from __future__ import annotations
 
 import posixpath
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .._errors import MetadataError
+from .._gguf_names import is_projector, split_part
 from ._config import (
     MAX_TOKENIZER,
     read_chat_template_file,
@@ -39,7 +39,6 @@ __all__ = [
 Format = Literal["gguf", "safetensors", "other"]
 SCHEMA = 1
 MAX_PROBLEMS = 20
-_SPLIT = re.compile(r"^(?P<stem>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.(?P<ext>gguf|safetensors)$")
 
 
 @dataclass(slots=True)
@@ -109,13 +108,13 @@ def read_local_metadata(
 
 def _main_gguf_parts(paths: list[str]) -> list[str]:
     """The model's own GGUF (all parts if split): not a vision projector beside it."""
-    main = [p for p in paths if "mmproj" not in posixpath.basename(p).lower()] or paths
+    main = [p for p in paths if not is_projector(p)] or paths
     main.sort(key=lambda p: (p.count("/"), p))
-    first = _SPLIT.match(posixpath.basename(main[0]))
+    first = split_part(main[0])
     if first is None:
         return main[:1]
     prefix = posixpath.join(posixpath.dirname(main[0]), first["stem"])
-    return [p for p in main if (m := _SPLIT.match(posixpath.basename(p))) and
+    return [p for p in main if (m := split_part(p)) and
             posixpath.join(posixpath.dirname(p), m["stem"]) == prefix and
             m["count"] == first["count"]]  # fmt: skip
 
@@ -284,7 +283,7 @@ def split_problems(
     present = {posixpath.normpath(p) for p in paths}
     groups: dict[tuple[str, str, str], set[int]] = {}
     for p in present:
-        m = _SPLIT.match(posixpath.basename(p))
+        m = split_part(p)
         if m:
             key = (posixpath.join(posixpath.dirname(p), m["stem"]), m["count"], m["ext"])
             groups.setdefault(key, set()).add(int(m["no"]))

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
+from .. import __version__
 from .._errors import ProvisionerError
-from .._provisioner import ModelProvisioner
 from ._app import App
+from .alias import alias
 from .disk import du
 from .gc import gc
 from .info import info
@@ -17,6 +18,7 @@ from .listing import list_models
 from .path import path
 from .pull import pull
 from .remove import rm
+from .search import search
 from .serve import serve
 from .verify import verify
 
@@ -30,11 +32,11 @@ from .verify import verify
 )
 @click.option("--endpoint", envvar="HF_ENDPOINT", help="Hub or mirror URL (default: $HF_ENDPOINT).")
 @click.option("--json", "json_output", is_flag=True, help="Print JSON (lines) for scripts.")
-@click.version_option(package_name="model-provisioner")
+@click.version_option(__version__, prog_name="provisioner")
 @click.pass_context
 def cli(ctx: click.Context, home: Path | None, endpoint: str | None, json_output: bool) -> None:
     """Make sure the models your inference workers need are here, whole and correct."""
-    ctx.obj = App(ModelProvisioner(home, endpoint=endpoint), json_output=json_output)
+    ctx.obj = App(home, endpoint, json_output)
 
 
 cli.add_command(pull)
@@ -50,6 +52,8 @@ cli.add_command(du)
 cli.add_command(du, name="disk-usage")
 cli.add_command(gc)
 cli.add_command(serve)
+cli.add_command(search)
+cli.add_command(alias)
 
 
 def main(argv: list[str] | None = None) -> None:

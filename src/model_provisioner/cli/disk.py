@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from .._units import format_bytes
-from ._app import App
+from ._app import App, global_options
 
 
 @click.command()
+@global_options
 @click.pass_obj
 def du(app: App) -> None:
     """Show disk use of the store and of each model."""

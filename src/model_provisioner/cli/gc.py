@@ -7,7 +7,7 @@ import re
 import click
 
 from .._errors import UsageError
-from ._app import App
+from ._app import App, global_options
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -23,6 +23,7 @@ def parse_age(text: str) -> float:
 @click.command()
 @click.option("--older-than", default="1d", show_default=True, help="Only what is older (7d, 12h).")
 @click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+@global_options
 @click.pass_obj
 def gc(app: App, older_than: str, dry_run: bool) -> None:
     """Remove partial downloads nobody resumes, and files no catalog entry names."""

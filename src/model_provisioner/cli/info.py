@@ -1,28 +1,32 @@
-"""provisioner info REF: what an installed model is, from its manifest."""
+"""provisioner info REF: what an installed model is, from its manifest (or the Hub, --remote)."""
 
 from __future__ import annotations
 
+import sys
+
 import click
-from rich.table import Table
 
 from .._units import format_bytes
-from ._app import App
+from ._app import App, global_options
+from ._table import aligned
 
 
 @click.command()
 @click.argument("reference")
 @click.option("--remote", is_flag=True, help="Ask the Hub; read only the headers (Range requests).")
+@global_options
 @click.pass_obj
 def info(app: App, reference: str, remote: bool) -> None:
     """Show a model's files, sizes and metadata (installed, or on the Hub with --remote)."""
     if remote:
-        _remote(app, reference)
+        from .offers import show_remote
+
+        show_remote(app, reference)
         return
     model = app.provisioner.get_model_info(reference)
     if app.json_output:
         app.emit_json(model.summary())
         return
-    table = Table(show_header=False, box=None)
     rows = {
         "reference": model.reference,
         "repo": model.repo,
@@ -30,39 +34,20 @@ def info(app: App, reference: str, remote: bool) -> None:
         "commit": model.commit,
         "format": model.format,
         "path": str(model.model_path),
+        "projector": str(model.projector_path or ""),
         "size": f"{format_bytes(model.total_size)} ({model.total_size} bytes)",
         "files": str(model.file_count),
         "downloaded": model.downloaded_at,
         "verified": model.verified_at or "-",
     }
-    rows.update({k: str(v) for k, v in model.metadata.items() if v is not None})
-    for key, value in rows.items():
-        table.add_row(f"[bold]{key}[/]", value)
-    app.console.print(table)
-    files = Table("file", "size", "sha256")
-    for f in model.files:
-        files.add_row(f.path, format_bytes(f.size), f.sha256[:16])
-    app.console.print(files)
+    rows.update({k: str(v) for k, v in model.metadata.items() if v is not None and k != "schema"})
+    sys.stdout.write(key_values(rows))
+    files = [(f.path, format_bytes(f.size), f.sha256) for f in model.files]
+    sys.stdout.write("\n" + aligned(("FILE", "SIZE", "SHA256"), files, right={1}))
 
 
-def _remote(app: App, reference: str) -> None:
-    found = app.provisioner.inspect_remote(reference)
-    data = found.to_dict()
-    if app.json_output:
-        app.emit_json(data)
-        return
-    table = Table(show_header=False, box=None)
-    table.add_row("[bold]reference[/]", data["reference"])
-    table.add_row("[bold]commit[/]", data["commit"])
-    table.add_row("[bold]size[/]", format_bytes(found.plan.bytes_total))
-    for key, value in (data["metadata"] or {}).items():
-        if value is not None and key != "schema":
-            table.add_row(f"[bold]{key}[/]", str(value))
-    if found.error:
-        table.add_row("[bold red]header error[/]", found.error)
-    table.add_row("[bold]read[/]", f"{format_bytes(found.bytes_read)} in {found.requests} requests")
-    app.console.print(table)
-    files = Table("file", "size", "in store")
-    for f in data["files"]:
-        files.add_row(f["path"], format_bytes(f["size"]), "yes" if f["in_store"] else "no")
-    app.console.print(files)
+def key_values(rows: dict[str, str]) -> str:
+    """``key  value`` lines; empty values left out, nothing cut."""
+    kept = {k: v for k, v in rows.items() if v}
+    width = max(map(len, kept))
+    return "".join(f"{k:<{width}}  {v}\n" for k, v in kept.items())

@@ -1,36 +1,67 @@
-"""provisioner list: the catalog, read from manifests only."""
+"""provisioner list: the catalog, read from manifests only.
+
+On a terminal: ``NAME  SIZE  MODIFIED`` like ``ollama list``. In a pipe: tab-separated
+``name, reference, size in bytes, downloaded at, path``, one line per model. ``-q``: names only.
+"""
 
 from __future__ import annotations
 
-import click
-from rich.table import Table
+import sys
+import time
 
+import click
+
+from .._listing import FILTER_KEYS, SORT_KEYS, ago, select_rows
 from .._units import format_bytes
-from ._app import App
+from ._app import App, global_options
+from ._table import aligned, is_terminal, tab_separated
 
 
 @click.command("list")
+@click.option("-q", "--quiet", is_flag=True, help="Print model names only, one per line.")
+@click.option(
+    "-f",
+    "--filter",
+    "filters",
+    multiple=True,
+    help=f"Keep matching models: 'size>1GB', 'modified>7d', 'quant=Q4_K_M', 'name=org/*' "
+    f"(keys: {', '.join(FILTER_KEYS)}). Repeatable.",
+)
+@click.option(
+    "--sort",
+    help=f"Sort by {', '.join(SORT_KEYS)}, optionally :asc or :desc "
+    "(size and modified: biggest/newest first; name: A to Z).",
+)
+@click.option("--limit", type=click.IntRange(0), help="Show only the first N after sorting.")
+@global_options
 @click.pass_obj
-def list_models(app: App) -> None:
+def list_models(
+    app: App, quiet: bool, filters: tuple[str, ...], sort: str | None, limit: int | None
+) -> None:
     """List installed models."""
-    models = app.provisioner.list_models()
+    now = time.time()
+    rows = select_rows(app.provisioner.list_models(), now, filters, sort, limit)
     if app.json_output:
-        app.emit_json([m.summary() for m in models])
-        return
-    if not models:
-        app.say("no models installed")
-        return
-    table = Table()
-    for column in ("reference", "format", "quant", "size", "files", "commit", "verified"):
-        table.add_column(column, overflow="fold")
-    for m in models:
-        table.add_row(
-            m.reference,
-            m.format,
-            m.quantization or "-",
-            format_bytes(m.total_size),
-            str(m.file_count),
-            m.commit[:12],
-            m.verified_at or "-",
+        app.emit_json([r.info.summary() for r in rows])
+    elif not rows:
+        click.echo("no installed model matches" if filters else "no models installed", err=True)
+    elif quiet:
+        sys.stdout.write("".join(f"{r.name}\n" for r in rows))
+    elif not is_terminal():
+        sys.stdout.write(
+            tab_separated(
+                [
+                    (
+                        r.name,
+                        r.info.reference,
+                        str(r.info.total_size),
+                        r.info.downloaded_at,
+                        str(r.info.model_path),
+                    )
+                    for r in rows
+                ]
+            )
         )
-    app.console.print(table)
+    else:
+        cells = [(r.name, format_bytes(r.info.total_size), ago(r.modified, now)) for r in rows]
+        sys.stdout.write(aligned(("NAME", "SIZE", "MODIFIED"), cells, right={1}))

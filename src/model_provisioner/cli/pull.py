@@ -9,10 +9,8 @@ from contextlib import contextmanager
 
 import click
 
-from .._transfer import TransferOptions
 from .._units import format_bytes
-from ._app import App
-from ._render import ProgressView
+from ._app import App, global_options
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -26,6 +24,7 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
     "--no-update", is_flag=True, help="Trust an installed entry; do not ask the Hub for news."
 )
 @click.option("--max-connections", type=click.IntRange(1, 64), help="Cap on parallel connections.")
+@global_options
 @click.pass_obj
 def pull(
     app: App,
@@ -35,6 +34,9 @@ def pull(
     max_connections: int | None,
 ) -> None:
     """Download REFERENCES ([hf:]ORG/NAME[@REV][:QUANT|FILE], or an alias) into the store."""
+    from .._transfer import TransferOptions
+    from ._render import ProgressView
+
     if max_connections is not None:
         app.provisioner.transfer_options = TransferOptions(max_connections=max_connections)
     for reference in references:

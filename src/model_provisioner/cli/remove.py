@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
-from ._app import App
+from ._app import App, global_options
 
 
 @click.command()
 @click.argument("references", nargs=-1, required=True)
+@global_options
 @click.pass_obj
 def rm(app: App, references: tuple[str, ...]) -> None:
     """Delete installed models; blobs shared with other entries stay."""

@@ -7,17 +7,12 @@ from pathlib import Path
 
 import click
 
-from ._app import App
+from ._app import App, global_options
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
-@click.option(
-    "--home",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Store folder (same as the global --home).",
-)
 @click.option(
     "--token-file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -38,25 +33,22 @@ from ._app import App
     default="info",
     show_default=True,
 )
+@global_options
 @click.pass_obj
 def serve(
     app: App,
     host: str,
     port: int,
-    home: Path | None,
     token_file: Path | None,
     keep_jobs: float,
     max_parallel: int,
     log_level: str,
 ) -> None:
     """Serve the store over HTTP (loopback only unless a token is set)."""
-    from .._provisioner import ModelProvisioner
     from ..server import ServiceOptions
     from ..server._serve import build_service, run_service
 
     provisioner = app.provisioner
-    if home is not None:
-        provisioner = ModelProvisioner(home, endpoint=app.provisioner.endpoint)
     token = _read_token(token_file)
     options = ServiceOptions(token=token, keep_finished=keep_jobs * 60, max_parallel=max_parallel)
     service = build_service(provisioner, host=host, port=port, options=options, log_level=log_level)

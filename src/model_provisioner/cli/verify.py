@@ -6,12 +6,13 @@ import click
 
 from .._errors import IntegrityError
 from .._units import format_bytes
-from ._app import App
+from ._app import App, global_options
 
 
 @click.command()
 @click.argument("references", nargs=-1)
 @click.option("--all", "every", is_flag=True, help="Verify every installed model.")
+@global_options
 @click.pass_obj
 def verify(app: App, references: tuple[str, ...], every: bool) -> None:
     """Check sizes, sha256 and structure of installed models against their manifests."""

@@ -60,6 +60,7 @@ class ModelOut(BaseModel):
     total_size: int
     file_count: int
     gguf_files: list[str]
+    projector: str | None = None
     quantization: str | None
     downloaded_at: str
     verified_at: str | None

@@ -1,0 +1,95 @@
+"""The start-up budget: commands that only read the store never import the download side.
+
+Each case runs the installed ``provisioner`` in a real process with ``-X importtime`` and reads
+which modules it loaded; times are measured by benchmarks/startup.py, never asserted here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from model_provisioner import ModelProvisioner
+from tests.hub.repos import FixtureHub
+from tests.hub.server import HubServer
+from tests.makers import make_gguf_repo
+
+BIN = Path(sys.executable).parent / "provisioner"
+REPO = "Org/Quick-GGUF"
+# Each costs 20-300 ms to import; none is needed to read a manifest and print a line.
+HEAVY = (
+    "huggingface_hub",
+    "httpx",
+    "httpcore",
+    "rich",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "pydantic",
+    "asyncio",
+    "filelock",
+    "platformdirs",
+    "tomllib",
+    "model_provisioner._transfer",
+    "model_provisioner._download",
+    "model_provisioner._hub",
+    "model_provisioner._remote",
+    "model_provisioner.server",
+)
+
+
+def imported(*args: str, home: Path) -> set[str]:
+    env = {**os.environ, "PROVISIONER_HOME": str(home)}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", str(BIN), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+def heavy_in(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in HEAVY or m.startswith(HEAVY))
+
+
+@pytest.fixture
+def installed(home: Path, hub_server: HubServer, fixture_hub: FixtureHub) -> Path:
+    make_gguf_repo(fixture_hub, REPO, quants=("Q4_K_M",))
+    ModelProvisioner(home, endpoint=hub_server.url).pull(REPO)
+    return home
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("path", REPO),
+        ("path", "--json", f"hf:{REPO}:Q4_K_M"),
+        ("list",),
+        ("list", "--json"),
+        ("info", REPO),
+        ("--help",),
+        ("--version",),
+    ],
+)
+def test_read_only_commands_import_nothing_heavy(installed: Path, args: tuple[str, ...]) -> None:
+    modules = imported(*args, home=installed)
+    assert "model_provisioner.cli._main" in modules  # the parse below saw a real run
+    assert heavy_in(modules) == []
+
+
+def test_only_a_name_without_slash_reads_the_alias_file(installed: Path) -> None:
+    assert heavy_in(imported("pull", "--help", home=installed)) == []
+    modules = imported("alias", home=installed)
+    assert "tomllib" in modules
+    assert [m for m in heavy_in(modules) if not m.startswith("tomllib")] == []
