@@ -212,7 +212,8 @@ def child_engine(url: str, repo: str, commit: str, work: Path) -> None:
     from model_provisioner._transfer import TransferEngine, TransferJob
 
     settings = HubSettings(endpoint=url)
-    snapshot = HubClient(settings).snapshot(parse_reference(f"{repo}@{commit}"))
+    client = HubClient(settings)
+    snapshot = client.snapshot(parse_reference(f"{repo}@{commit}"))
     jobs = [
         TransferJob(
             url=settings.file_url(repo, commit, f.path),
@@ -222,7 +223,7 @@ def child_engine(url: str, repo: str, commit: str, work: Path) -> None:
             git_sha1=f.git_sha1,
             partial=Store(work).partial_path(f.sha256, f.git_sha1),
         )
-        for f in snapshot.files
+        for f in client.files(snapshot, [f.path for f in snapshot.files])
         if f.path != ".gitattributes"
     ]
     stats = TransferStats()

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.hub import FixtureHub, HubServer
+from tests.hub_hostile import hostile, hostile_hub  # noqa: F401 (fixtures for the trust tests)
 from tests.makers import make_gguf_repo, make_safetensors_repo, make_split_gguf_repo
 
 GGUF_REPO = "TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF"

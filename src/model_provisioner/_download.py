@@ -19,7 +19,7 @@ from ._errors import IntegrityError, MetadataError, OfflineError
 from ._fsutil import free_bytes
 from ._hub import HubClient, HubSettings, RemoteFile, RepoSnapshot
 from ._metadata import read_local_metadata
-from ._models import ModelFile, ModelInfo
+from ._models import HASH_FIRST_SEEN, HASH_PUBLISHED, ModelFile, ModelInfo
 from ._progress import ProgressCallback, ProgressReporter, Stage, Ticker, TransferStats
 from ._references import ModelReference
 from ._selection import Selection, select_files
@@ -75,6 +75,7 @@ class PullRequest:
     update: bool = True
     progress: ProgressCallback | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    allow_unverified: bool = False  # accept files no published hash covers (hash first seen here)
 
 
 class Downloader:
@@ -101,7 +102,7 @@ class Downloader:
         self.store.ensure()
         reporter.stage(Stage.RESOLVING)
         with self.store.entry_lock(ref):
-            plan = self.plan(ref)
+            plan = self.plan(ref, allow_unverified=request.allow_unverified)
             entry = self.catalog.find(ref)
             if entry and entry.info.commit == plan.snapshot.commit:
                 return self._done(reporter, entry.info)
@@ -123,7 +124,10 @@ class Downloader:
         hashes: dict[str, str] = {}
         with contextlib.ExitStack() as held:
             for _ in range(_COMMIT_TRIES):
-                partials = {self.store.partial_path(f.sha256, f.git_sha1): f.size for f in todo}
+                partials = {
+                    self.store.partial_path(f.sha256, f.git_sha1, f.unverified_key): f.size
+                    for f in todo
+                }
                 claim = self.reservations.claim(
                     partials, plan.ref.canonical, blobs=present.values()
                 )
@@ -142,10 +146,10 @@ class Downloader:
             hint="another command is removing them; run the pull again when it is done",
         )
 
-    def plan(self, ref: ModelReference) -> PullPlan:
+    def plan(self, ref: ModelReference, *, allow_unverified: bool = False) -> PullPlan:
         snapshot = self.hub.snapshot(ref)
         selection = select_files([f.path for f in snapshot.files], ref)
-        files = tuple(snapshot.file(p) for p in selection.paths)
+        files = self.hub.files(snapshot, selection.paths, allow_unverified=allow_unverified)
         known = self._known_small_files(ref)
         present: dict[str, str] = {}
         for f in files:
@@ -180,7 +184,8 @@ class Downloader:
                 size=f.size,
                 sha256=f.sha256,
                 git_sha1=f.git_sha1,
-                partial=self.store.partial_path(f.sha256, f.git_sha1),
+                partial=self.store.partial_path(f.sha256, f.git_sha1, f.unverified_key),
+                unverified=f.unverified,
             )
             for f in files
         ]
@@ -204,7 +209,7 @@ class Downloader:
             sha256 = present.get(f.path) or hashes[f.path]
             if self.store.has_blob(sha256, f.size):
                 continue
-            partial = self.store.partial_path(f.sha256, f.git_sha1)
+            partial = self.store.partial_path(f.sha256, f.git_sha1, f.unverified_key)
             if f.path in present or not self.store.is_verified_partial(partial, f.size):
                 gone.append(f)
         return tuple(gone)
@@ -219,7 +224,8 @@ class Downloader:
             if f.path not in present:
                 self._commit_blob(f, sha256)
             self.store.link_file(sha256, ref.provider, snap.repo, snap.commit, f.path)
-            files.append(ModelFile(f.path, f.size, sha256, f.git_sha1, f.lfs))
+            source = HASH_FIRST_SEEN if f.unverified else HASH_PUBLISHED
+            files.append(ModelFile(f.path, f.size, sha256, f.git_sha1, f.lfs, source))
         for mf in files:
             self.store.check_link(mf, ref.provider, snap.repo, snap.commit)
         folder = self.store.model_dir(ref.provider, snap.repo, snap.commit)
@@ -249,7 +255,7 @@ class Downloader:
 
     def _commit_blob(self, f: RemoteFile, sha256: str) -> None:
         """Another process, or another path with the same bytes, may have committed it first."""
-        partial = self.store.partial_path(f.sha256, f.git_sha1)
+        partial = self.store.partial_path(f.sha256, f.git_sha1, f.unverified_key)
         if self.store.has_blob(sha256, f.size):
             partial.unlink(missing_ok=True)
         else:

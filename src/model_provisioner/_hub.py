@@ -1,50 +1,77 @@
-"""What the Hub says about a repo: its commit and its files, through huggingface_hub's HfApi.
+"""What a server says about a repo: its commit and its files, each fact checked where it enters.
 
-huggingface_hub owns endpoints, tokens and the metadata protocol; we only map its errors to
-ours here, in one place, and refuse a listing that names files outside the repository.
+The best source the server offers wins: the revision's model info (``?blobs=true``), else the
+tree listing (mirrors without a model-info route), and for a file still missing a size or a
+hash, a HEAD on its resolve URL. Facts from several sources must agree. The JSON is read raw
+(not through huggingface_hub's dataclasses) so that every field is validated by ``_hub_facts``
+before anything uses it; huggingface_hub still finds the token.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
+import httpx
 import huggingface_hub
-from huggingface_hub import HfApi
-from huggingface_hub import errors as hf_errors
 
-from ._errors import AuthError, ModelNotFound, NetworkError, OfflineError
+from ._errors import IntegrityError, ModelNotFound, OfflineError
+from ._hub_facts import (
+    FileFacts,
+    check_layout,
+    commit_sha,
+    etag_hash,
+    merge,
+    path_of,
+    same_repo,
+    sha1_of,
+    sha256_of,
+    size_of,
+)
+from ._hubapi import HttpConfig, HubHttp, refusal, route_missing
 from ._references import ModelReference
-from ._store import safe_relpath
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _TRUE = ("1", "true", "yes", "on")
+MAX_FILES = 100_000  # a listing longer than this is hostile, not a model
 
 
 @dataclass(frozen=True)
 class RemoteFile:
+    """A file to fetch: its size always known; no hash only when the user allowed it."""
+
     path: str
     size: int
     sha256: str | None
     git_sha1: str | None
+    origin: str = ""  # repo@commit, so unverified files of two repos never share a partial
 
     @property
     def lfs(self) -> bool:
         return self.sha256 is not None
 
+    @property
+    def unverified(self) -> bool:
+        return self.sha256 is None and self.git_sha1 is None
+
+    @property
+    def unverified_key(self) -> str | None:
+        """What names the partial of a file without a hash: its repo, commit and path."""
+        return f"{self.origin}/{self.path}" if self.unverified else None
+
 
 @dataclass(frozen=True)
 class RepoSnapshot:
-    """One commit of a repo as the Hub lists it; ``repo`` is the Hub's spelling."""
+    """One commit of a repo as the server lists it; ``repo`` is the server's spelling."""
 
     repo: str
     commit: str
-    files: tuple[RemoteFile, ...]
+    files: tuple[FileFacts, ...]
+    source: str = "model info"
 
-    def file(self, path: str) -> RemoteFile:
+    def facts(self, path: str) -> FileFacts:
         for f in self.files:
             if f.path == path:
                 return f
@@ -58,6 +85,7 @@ class HubSettings:
     endpoint: str = DEFAULT_ENDPOINT
     token: str | None = None
     offline: bool = False
+    timeout: float = 10.0  # per metadata request; PROVISIONER_HUB_TIMEOUT
 
     @classmethod
     def from_env(cls, endpoint: str | None = None, token: str | None = None) -> HubSettings:
@@ -66,6 +94,7 @@ class HubSettings:
             endpoint=chosen.rstrip("/"),
             token=token or os.environ.get("HF_TOKEN") or huggingface_hub.get_token(),
             offline=os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE,
+            timeout=_seconds(os.environ.get("PROVISIONER_HUB_TIMEOUT"), 10.0),
         )
 
     @property
@@ -85,7 +114,6 @@ class HubSettings:
 class HubClient:
     def __init__(self, settings: HubSettings) -> None:
         self.settings = settings
-        self._api = HfApi(endpoint=settings.endpoint, token=settings.token or False)
 
     def snapshot(self, ref: ModelReference) -> RepoSnapshot:
         """The commit a revision points to now, and every file in it."""
@@ -94,58 +122,219 @@ class HubClient:
                 f"{ref.canonical} is not installed and HF_HUB_OFFLINE is set",
                 hint="unset HF_HUB_OFFLINE to download it",
             )
-        with hub_errors(ref):
-            try:
-                info = self._api.model_info(ref.repo, revision=ref.revision, files_metadata=True)
-            except (ValueError, KeyError, TypeError) as exc:
-                raise NetworkError(
-                    f"{self.settings.endpoint} sent a malformed answer for {ref.repo}: {exc}"
-                ) from exc
-        files = tuple(
-            RemoteFile(
-                path=safe_relpath(s.rfilename),
-                size=int(s.size or (s.lfs.size if s.lfs else 0)),
-                sha256=s.lfs.sha256 if s.lfs else None,
-                git_sha1=None if s.lfs else s.blob_id,
+        http = self._http()
+        try:
+            rev = quote(ref.revision, safe="")
+            url = f"{self.settings.endpoint}/api/models/{ref.repo}/revision/{rev}"
+            answer = http.get(url, {"blobs": "true"})[-1]
+            if answer.is_success:
+                snapshot = self._from_info(ref, http.json(answer))
+            elif route_missing(answer) or _ambiguous(answer):
+                snapshot = self._from_tree(ref, http)
+            else:
+                raise self._refusal(answer, ref.repo, f"revision {ref.revision!r}")
+        finally:
+            http.close()
+        if ref.pinned and snapshot.commit != ref.revision:
+            raise IntegrityError(
+                f"{self.settings.host}: asked for commit {ref.revision}, answered {snapshot.commit}"
             )
-            for s in info.siblings or []
+        return snapshot
+
+    def files(
+        self, snapshot: RepoSnapshot, paths: Sequence[str], *, allow_unverified: bool = False
+    ) -> tuple[RemoteFile, ...]:
+        """The selected files with a size each and, unless allowed otherwise, a published hash.
+
+        A fact the listing lacks is asked of the next source: the tree listing, then a HEAD.
+        """
+        chosen = {p: snapshot.facts(p) for p in paths}
+        http = self._http()
+        try:
+            if snapshot.source != "tree listing" and any(map(_incomplete, chosen.values())):
+                tree = {f.path: f for f in self._tree(http, snapshot.repo, snapshot.commit)}
+                origin = self._origin("tree listing")
+                chosen = {
+                    p: merge(p, [("listing", f), (origin, tree.get(p, FileFacts(p)))])
+                    for p, f in chosen.items()
+                }
+            for path, facts in chosen.items():
+                if _incomplete(facts):
+                    chosen[path] = merge(
+                        path, [("listing", facts), *self._head(http, snapshot, path)]
+                    )
+        finally:
+            http.close()
+        return tuple(self._final(snapshot, f, allow_unverified) for f in chosen.values())
+
+    # -- sources ---------------------------------------------------------------------------------
+
+    def _from_info(self, ref: ModelReference, data: object) -> RepoSnapshot:
+        origin = self._origin("model info")
+        if not isinstance(data, dict):
+            raise IntegrityError(f"{origin} is not a JSON object")
+        repo = same_repo(ref.repo, data.get("id"), origin)
+        same_repo(ref.repo, data.get("modelId"), origin)
+        commit = commit_sha(data.get("sha"), origin)
+        siblings = data.get("siblings") or []
+        if not isinstance(siblings, list) or len(siblings) > MAX_FILES:
+            raise IntegrityError(f"{origin} gave a malformed file list")
+        files = tuple(_sibling(s, origin) for s in siblings)
+        check_layout((f.path for f in files), origin)
+        return RepoSnapshot(repo, commit, files, "model info")
+
+    def _from_tree(self, ref: ModelReference, http: HubHttp) -> RepoSnapshot:
+        """A mirror with no model-info route: the tree names the files, a HEAD the commit."""
+        files = self._tree(http, ref.repo, ref.revision)
+        if not files:
+            raise ModelNotFound(f"{ref.repo}@{ref.revision} lists no files on {self.settings.host}")
+        if ref.pinned:
+            return RepoSnapshot(ref.repo, ref.revision, files, "tree listing")
+        url = self.settings.file_url(ref.repo, ref.revision, files[0].path)
+        first = http.get(url, method="HEAD")
+        if not first[-1].is_success:
+            raise self._refusal(first[-1], ref.repo, f"file {files[0].path!r}")
+        origin = self._origin("HEAD")
+        commit = commit_sha(first[0].headers.get("X-Repo-Commit"), origin)
+        if commit != ref.revision:
+            files = self._tree(http, ref.repo, commit)
+        return RepoSnapshot(ref.repo, commit, files, "tree listing")
+
+    def _tree(self, http: HubHttp, repo: str, rev: str) -> tuple[FileFacts, ...]:
+        origin = self._origin("tree listing")
+        url = f"{self.settings.endpoint}/api/models/{repo}/tree/{quote(rev, safe='')}"
+        files: list[FileFacts] = []
+        for page in http.pages(url, {"recursive": "true", "expand": "false"}):
+            if not page.is_success:
+                raise self._refusal(page, repo, f"revision {rev!r}")
+            _same_route(page, repo, origin)
+            items = http.json(page)
+            if not isinstance(items, list) or len(files) + len(items) > MAX_FILES:
+                raise IntegrityError(f"{origin} is not a list of files")
+            files += [f for f in map(lambda item: _tree_item(item, origin), items) if f]
+        check_layout((f.path for f in files), origin)
+        return tuple(files)
+
+    def _head(
+        self, http: HubHttp, snapshot: RepoSnapshot, path: str
+    ) -> list[tuple[str, FileFacts]]:
+        """Facts from the resolve URL's headers: X-Linked-*, a hash-shaped ETag, Content-Length."""
+        chain = http.get(
+            self.settings.file_url(snapshot.repo, snapshot.commit, path), method="HEAD"
         )
-        if not info.sha:
-            raise NetworkError(f"{self.settings.endpoint} gave no commit for {ref.canonical}")
-        return RepoSnapshot(repo=info.id or ref.repo, commit=info.sha, files=files)
+        final = chain[-1]
+        if not final.is_success:
+            raise self._refusal(final, snapshot.repo, f"file {path!r}")
+        origin = self._origin("HEAD")
+        said = chain[0].headers.get("X-Repo-Commit")
+        if said is not None and commit_sha(said, origin) != snapshot.commit:
+            raise IntegrityError(
+                f"{origin} of {path!r} names commit {said[:12]}, the listing {snapshot.commit[:12]}"
+            )
+        found: list[tuple[str, FileFacts]] = []
+        for answer in chain:
+            linked = answer.headers.get("X-Linked-Etag")
+            sha256, sha1 = etag_hash(linked or answer.headers.get("ETag"))
+            size = _header_size(answer.headers.get("X-Linked-Size"), origin, path)
+            found.append((f"{origin} headers", FileFacts(path, size, sha256, sha1)))
+        if not final.is_redirect:
+            length = _header_size(final.headers.get("Content-Length"), origin, path)
+            found.append((f"{origin} Content-Length", FileFacts(path, length)))
+        return found
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _final(self, snapshot: RepoSnapshot, f: FileFacts, allow_unverified: bool) -> RemoteFile:
+        where = f"{snapshot.repo}@{snapshot.commit[:12]}"
+        if f.size is None:
+            raise IntegrityError(f"{where}: the server published no size for {f.path!r}")
+        if f.sha256 is None and f.git_sha1 is None and not allow_unverified:
+            raise IntegrityError(
+                f"{where}: no published hash covers {f.path!r} (no LFS sha256, blob id or "
+                "hash-shaped ETag), so its bytes cannot be verified",
+                hint="pass --allow-unverified to accept it, hash first seen here",
+            )
+        return RemoteFile(f.path, f.size, f.sha256, f.git_sha1, f"{where}:{snapshot.commit}")
+
+    def _http(self) -> HubHttp:
+        s = self.settings
+        return HubHttp(HttpConfig(s.host, s.token, timeout=s.timeout))
+
+    def _origin(self, what: str) -> str:
+        return f"{self.settings.host} {what}"
+
+    def _refusal(self, answer: httpx.Response, repo: str, what: str) -> Exception:
+        return refusal(answer, repo, what, token=bool(self.settings.token))
 
 
-@contextmanager
-def hub_errors(ref: ModelReference) -> Iterator[None]:
-    """huggingface_hub's exceptions, said as ours (the most specific first)."""
+def _sibling(item: object, origin: str) -> FileFacts:
+    if not isinstance(item, dict):
+        raise IntegrityError(f"{origin} listed a file that is not an object")
+    path = path_of(item.get("rfilename"), origin)
+    size = size_of(item.get("size"), origin, path)
+    blob = sha1_of(item.get("blobId"), origin, path)
+    lfs = item.get("lfs")
+    if lfs is None:
+        return FileFacts(path, size, None, blob)
+    if not isinstance(lfs, dict):
+        raise IntegrityError(f"{origin} gave a malformed lfs block for {path!r}")
+    lfs_facts = FileFacts(
+        path, size_of(lfs.get("size"), origin, path), sha256_of(lfs.get("sha256"), origin, path)
+    )
+    return merge(path, [(origin, FileFacts(path, size)), (f"{origin} lfs", lfs_facts)])
+
+
+def _tree_item(item: object, origin: str) -> FileFacts | None:
+    """A file of the tree listing; None for a folder."""
+    if not isinstance(item, dict):
+        raise IntegrityError(f"{origin} listed an entry that is not an object")
+    kind = item.get("type")
+    path = path_of(item.get("path"), origin)
+    if kind == "directory":
+        return None
+    if kind != "file":
+        raise IntegrityError(f"{origin} listed {path!r} with an unknown type")
+    size = size_of(item.get("size"), origin, path)
+    blob = sha1_of(item.get("oid"), origin, path)
+    lfs = item.get("lfs")
+    if lfs is None:
+        return FileFacts(path, size, None, blob)
+    if not isinstance(lfs, dict):
+        raise IntegrityError(f"{origin} gave a malformed lfs block for {path!r}")
+    lfs_facts = FileFacts(
+        path, size_of(lfs.get("size"), origin, path), sha256_of(lfs.get("oid"), origin, path)
+    )
+    return merge(path, [(origin, FileFacts(path, size)), (f"{origin} lfs", lfs_facts)])
+
+
+def _same_route(answer: httpx.Response, repo: str, origin: str) -> None:
+    """A listing redirected to another repo's route describes that repo: refuse it."""
+    prefix = f"/api/models/{repo}/".casefold()
+    if not answer.url.path.casefold().startswith(prefix):
+        raise IntegrityError(
+            f"{origin} for {repo} was answered from {answer.url.path!r}",
+            hint="a server may only describe the repository that was asked for",
+        )
+
+
+def _header_size(value: str | None, origin: str, path: str) -> int | None:
+    if value is None:
+        return None
+    text = value.strip()
+    return size_of(int(text) if text.isdigit() and len(text) < 20 else text, origin, path)
+
+
+def _incomplete(f: FileFacts) -> bool:
+    return f.size is None or (f.sha256 is None and f.git_sha1 is None)
+
+
+def _ambiguous(answer: httpx.Response) -> bool:
+    """401/403 without a Hub error code: a mirror's answer for any miss, a route included."""
+    return answer.status_code in (401, 403) and "X-Error-Code" not in answer.headers
+
+
+def _seconds(value: str | None, default: float) -> float:
     try:
-        yield
-    except hf_errors.GatedRepoError as exc:
-        raise AuthError(
-            f"{ref.repo} is gated: accept its terms on the Hub and set HF_TOKEN",
-            hint="provisioner never sends the token anywhere but the endpoint",
-        ) from exc
-    except hf_errors.RepositoryNotFoundError as exc:
-        status = exc.response.status_code if exc.response is not None else 404
-        if status in (401, 403):
-            raise AuthError(
-                f"{ref.repo} is private or needs a token: set HF_TOKEN",
-            ) from exc
-        raise ModelNotFound(f"repository {ref.repo} not found on the Hub") from exc
-    except hf_errors.RevisionNotFoundError as exc:
-        raise ModelNotFound(f"revision {ref.revision!r} not found in {ref.repo}") from exc
-    except hf_errors.EntryNotFoundError as exc:
-        raise ModelNotFound(f"file not found in {ref.repo}@{ref.revision}") from exc
-    except hf_errors.OfflineModeIsEnabled as exc:
-        raise OfflineError(f"{ref.canonical}: offline mode is enabled") from exc
-    except hf_errors.HfHubHTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else 0
-        if status in (401, 403):
-            raise AuthError(f"{ref.repo}: the Hub refused the token ({status})") from exc
-        raise NetworkError(f"the Hub failed for {ref.repo}: HTTP {status}") from exc
-    except OSError as exc:
-        raise NetworkError(f"cannot reach the Hub for {ref.repo}: {exc}") from exc
-    except Exception as exc:
-        if type(exc).__module__.startswith(("httpx", "httpcore")):
-            raise NetworkError(f"cannot reach the Hub for {ref.repo}: {exc}") from exc
-        raise
+        return max(float(value), 0.1) if value else default
+    except ValueError:
+        return default

@@ -12,6 +12,8 @@ from typing import Any
 from ._gguf_names import is_gguf, is_projector, quant_of
 
 MANIFEST_SCHEMA = 1
+HASH_PUBLISHED = "published"
+HASH_FIRST_SEEN = "first seen here"  # no server hash covered it; the user allowed it
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,11 @@ class ModelFile:
     sha256: str
     git_sha1: str | None = None
     lfs: bool = False
+    hash_source: str = HASH_PUBLISHED  # or HASH_FIRST_SEEN: computed here, checked against nothing
+
+    @property
+    def unverified(self) -> bool:
+        return self.hash_source == HASH_FIRST_SEEN
 
 
 @dataclass

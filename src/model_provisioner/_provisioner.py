@@ -117,9 +117,9 @@ class ModelProvisioner:
     def get_model_size(self, path: str | os.PathLike[str]) -> int:
         return path_size(Path(path))
 
-    def plan(self, reference: str) -> PullPlan:
+    def plan(self, reference: str, *, allow_unverified: bool = False) -> PullPlan:
         """What a pull would fetch, fetching nothing (``pull --dry-run``)."""
-        return self._downloader().plan(self.parse(reference))
+        return self._downloader().plan(self.parse(reference), allow_unverified=allow_unverified)
 
     def inspect_remote(self, reference: str) -> RemoteInspection:
         """Metadata of a model not yet downloaded, from its headers alone (``info --remote``)."""
@@ -142,11 +142,22 @@ class ModelProvisioner:
         update: bool = True,
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        allow_unverified: bool = False,
     ) -> ModelInfo:
-        """Pull and return the catalog entry; ``update=False`` trusts an installed entry."""
+        """Pull and return the catalog entry; ``update=False`` trusts an installed entry.
+
+        ``allow_unverified`` accepts files no published hash covers; their sha256 is recorded
+        as first seen here.
+        """
         from ._download import PullRequest
 
-        request = PullRequest(self.parse(reference), update, progress, cancel or threading.Event())
+        request = PullRequest(
+            self.parse(reference),
+            update,
+            progress,
+            cancel or threading.Event(),
+            allow_unverified=allow_unverified,
+        )
         return self._downloader().pull(request)
 
     def pull(
@@ -156,9 +167,16 @@ class ModelProvisioner:
         update: bool = True,
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        allow_unverified: bool = False,
     ) -> Path:
         """Make the model present at the revision's current commit; returns the path to load."""
-        return self.install(reference, update=update, progress=progress, cancel=cancel).model_path
+        return self.install(
+            reference,
+            update=update,
+            progress=progress,
+            cancel=cancel,
+            allow_unverified=allow_unverified,
+        ).model_path
 
     async def download_model(
         self,

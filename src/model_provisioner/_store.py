@@ -14,6 +14,7 @@ guards which file.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -155,13 +156,22 @@ class Store:
         if not (whole and same):
             raise IntegrityError(f"{f.path} is not its blob after linking")
 
-    def partial_path(self, sha256: str | None, git_sha1: str | None) -> Path:
-        """Where a file with this content is fetched: one partial per content, whoever asks."""
+    def partial_path(
+        self, sha256: str | None, git_sha1: str | None, unverified_key: str | None = None
+    ) -> Path:
+        """Where a file with this content is fetched: one partial per content, whoever asks.
+
+        A file no hash covers (the user allowed it) is named by ``unverified_key`` (its repo,
+        commit and path, hashed), so two such files never share a partial.
+        """
         if sha256:
             if _SHA256.match(sha256):
                 return self.partial / f"{sha256}{PARTIAL_SUFFIX}"
         elif git_sha1 and _SHA1.match(git_sha1):
             return self.partial / f"git-{git_sha1}{PARTIAL_SUFFIX}"
+        elif unverified_key and not git_sha1:
+            key = hashlib.sha256(unverified_key.encode()).hexdigest()
+            return self.partial / f"unverified-{key}{PARTIAL_SUFFIX}"
         raise IntegrityError(f"no valid hash to name a download by: {sha256!r} / {git_sha1!r}")
 
     def entry_lock(self, ref: ModelReference) -> FileLock:

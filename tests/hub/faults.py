@@ -4,7 +4,10 @@ A fault names a glob, a kind and how many times it fires. The glob is matched (f
 also crosses ``/``) against the repo file path, the repo id and the URL path of a request; any
 match counts. Faults are consulted at three stages, by kind:
 
-- request: ``status``, ``rate_limit`` (any method unless ``methods`` says otherwise)
+- request: ``status``, ``rate_limit``, ``junk`` (200 with a body that is not JSON), ``hang``
+  (``seconds`` of silence before answering), on any method unless ``methods`` says otherwise;
+  these reach the metadata routes too (``/api/models/...``: target them with a path glob such
+  as ``"/api/models/*"`` or ``"/api/models/*/tree/*"``)
 - headers: ``no_linked_headers`` (HEAD and GET on resolve and CDN)
 - body:    ``reset``, ``stall``, ``short_body``, ``corrupt``, ``ignore_range``, ``slow_body``
   (``rate`` bytes a second after ``after_bytes``), ``chunked`` (no Content-Length) (a GET that
@@ -40,6 +43,8 @@ FaultKind = Literal[
     "chunked",
     "no_linked_headers",
     "hostile_listing",
+    "junk",
+    "hang",
 ]
 Stage = Literal["request", "headers", "body", "listing"]
 
@@ -55,6 +60,8 @@ STAGES: dict[str, Stage] = {
     "slow_body": "body",
     "chunked": "body",
     "hostile_listing": "listing",
+    "junk": "request",
+    "hang": "request",
 }
 HOSTILE_PATHS = ("../evil", "/etc/passwd", "a/../../b")
 
@@ -70,7 +77,7 @@ class Fault:
     rate: int = 1  # slow_body: bytes a second after ``after_bytes``
     status: int = 503  # status
     retry_after: int = 1  # rate_limit: the Retry-After header, seconds
-    seconds: float = 1.0  # stall: how long to go silent
+    seconds: float = 1.0  # stall, hang: how long to go silent
     offset: int = 0  # corrupt: file offset of the first wrong byte
     length: int = 16  # corrupt: how many bytes are flipped
     where: Literal["hub", "cdn"] | None = None

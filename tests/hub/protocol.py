@@ -16,6 +16,7 @@ from .faults import HOSTILE_PATHS
 from .repos import FileEntry, Repo
 
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+JUNK_JSON = '{"id": "x", "sha": '  # what a proxy's truncated or HTML-mangled answer parses as
 
 
 class RangeNotSatisfiable(Exception):

@@ -50,15 +50,28 @@ class ServerOptions:
     page_size: int = 50
     cdn_threshold: int = 1 << 20
     tokens: frozenset[str] = DEFAULT_TOKENS
-    mirror: bool = False
+    mirror: bool = False  # no model-info or paths-info route: tree listing and resolve only
+    miss_status: int = 404  # 401: answer every miss (repo, revision, file, route) with a bare 401
+    weak_etags: bool = False  # ETag: W/"..." as some proxies rewrite it
+    ignore_range: bool = False  # every GET answers 200 with the whole body
+    linked_headers: bool = True  # False: no X-Linked-Etag / X-Linked-Size on resolve
+    listing_hashes: bool = True  # False: model info siblings carry only rfilename, blobs or not
+    # Test hooks for hostile answers: (route, repo id, JSON body) -> body, where route is
+    # "model_info", "tree" or "paths_info"; (repo id, path, headers) -> headers on resolve.
+    rewrite: Callable[[str, str, Any], Any] | None = None
+    moved: dict[str, str] = field(default_factory=dict)  # repo id -> id its API routes 307 to
+    rewrite_headers: Callable[[str, str, dict[str, str]], dict[str, str]] | None = None
 
 
 class HubError(Exception):
     """An error answer in the Hub's shape: status, X-Error-Code, X-Error-Message, JSON body."""
 
-    def __init__(self, status: int, code: str | None, message: str, **headers: str) -> None:
+    def __init__(
+        self, status: int, code: str | None, message: str, body: str | None = None, **headers: str
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers
+        self.body = body
 
     def response(self) -> web.Response:
         """The aiohttp answer."""
@@ -66,7 +79,7 @@ class HubError(Exception):
         if self.code is not None:
             headers["X-Error-Code"] = self.code
             headers["X-Error-Message"] = self.message
-        body = json.dumps({"error": self.message})
+        body = json.dumps({"error": self.message}) if self.body is None else self.body
         return web.Response(
             status=self.status, text=body, content_type="application/json", headers=headers
         )
@@ -136,7 +149,7 @@ class HubApp:
             try:
                 response = await route(req)
             except HubError as error:
-                response = error.response()
+                response = self._miss(error).response()
             except (_HardReset, ConnectionError, asyncio.CancelledError):
                 # A cut on purpose or a client gone mid-body: log it and let aiohttp drop the
                 # connection quietly (it logs a ConnectionError from a handler as an error).
@@ -147,6 +160,12 @@ class HubApp:
             return response
         finally:
             self.log.end()
+
+    def _miss(self, error: HubError) -> HubError:
+        """A mirror that answers 401 for every miss says nothing more (no code, no commit)."""
+        if self.options.miss_status == 404 or error.status not in (401, 404):
+            return error
+        return HubError(self.options.miss_status, None, "Unauthorized")
 
     def _record(self, req: _Request, status: int) -> None:
         """Log a finished request; 499 if it broke before its status line was sent."""
@@ -161,7 +180,11 @@ class HubApp:
         seg, method = req.segments, req.raw.method
         if len(seg) >= 4 and seg[:2] == ["api", "models"]:
             req.repo_id, rest = f"{seg[2]}/{seg[3]}", seg[4:]
-            self._request_fault(req)
+            if req.repo_id in self.options.moved:
+                target = self.options.moved[req.repo_id]
+                location = req.raw.rel_url.raw_path_qs.replace(req.repo_id, target, 1)
+                return web.Response(status=307, headers={"Location": location})
+            await self._request_fault(req)
             if not rest and method == "GET" and not self.options.mirror:
                 return await self._model_info(req, "main", pinned=False)
             if (
@@ -182,7 +205,7 @@ class HubApp:
                 return await self._paths_info(req, "/".join(rest[1:]))
         elif len(seg) >= 5 and seg[2] == "resolve" and method in ("GET", "HEAD"):
             req.repo_id, req.file = f"{seg[0]}/{seg[1]}", "/".join(seg[4:])
-            self._request_fault(req)
+            await self._request_fault(req)
             return await self._resolve(req, seg[3])
         raise HubError(404, None, "Not Found")
 
@@ -191,7 +214,7 @@ class HubApp:
         if len(seg) < 5 or seg[0] != "repos" or req.raw.method not in ("GET", "HEAD"):
             raise HubError(404, None, "Not Found")
         req.repo_id, commit, req.file = f"{seg[1]}/{seg[2]}", seg[3], "/".join(seg[4:])
-        self._request_fault(req)
+        await self._request_fault(req)
         query = req.raw.query
         expected = self._sign(req.repo_id, commit, req.file, query.get("Expires", ""))
         if not hmac.compare_digest(expected, query.get("Signature", "")):
@@ -205,6 +228,8 @@ class HubApp:
         headers["ETag"] = f'"{entry.sha256}"'
         for key in ("X-Linked-Etag", "X-Linked-Size"):
             headers.pop(key)
+        if self.options.weak_etags:
+            headers["ETag"] = "W/" + headers["ETag"]
         return await self._serve_file(
             req, self.hub.file_path(repo, commit, req.file), entry, headers
         )
@@ -221,11 +246,12 @@ class HubApp:
             repo,
             commit,
             entries,
-            blobs=query.get("blobs", "").lower() in ("true", "1"),
+            blobs=query.get("blobs", "").lower() in ("true", "1") and self.options.listing_hashes,
             last_modified=self.hub.commit_date(repo, commit),
         )
         expand = query.getall("expand", []) + query.getall("expand[]", [])
-        return web.json_response(protocol.select_expand(info, expand) if expand else info)
+        body = protocol.select_expand(info, expand) if expand else info
+        return web.json_response(self._rewrite("model_info", repo, body))
 
     async def _tree(self, req: _Request, rev: str, folder: str) -> web.Response:
         repo, commit = self._open(req, rev)
@@ -242,7 +268,7 @@ class HubApp:
         start = _decode_cursor(query.get("cursor"))
         page = items[start : start + self.options.page_size]
         body = [self._listing_json(item, expand, commit, date) for item in page]
-        response = web.json_response(body)
+        response = web.json_response(self._rewrite("tree", repo, body))
         if start + self.options.page_size < len(items):
             cursor = base64.urlsafe_b64encode(str(start + len(page)).encode()).decode()
             next_url = req.raw.url.update_query(cursor=cursor)
@@ -261,7 +287,23 @@ class HubApp:
         found: list[FileEntry | str] = [
             entries.get(p, p) for p in paths if p in entries or p in dirs
         ]
-        return web.json_response([self._listing_json(item, expand, commit, date) for item in found])
+        body = [self._listing_json(item, expand, commit, date) for item in found]
+        return web.json_response(self._rewrite("paths_info", repo, body))
+
+    def _rewrite(self, route: str, repo: Repo, body: Any) -> Any:
+        hook = self.options.rewrite
+        return body if hook is None else hook(route, repo.id, body)
+
+    def _file_headers(
+        self, repo: Repo, entry: FileEntry, headers: dict[str, str]
+    ) -> dict[str, str]:
+        """Resolve headers after the mirror switches and the test hook."""
+        if self.options.weak_etags and "ETag" in headers:
+            headers["ETag"] = "W/" + headers["ETag"]
+        if not self.options.linked_headers:
+            headers = {k: v for k, v in headers.items() if not k.startswith("X-Linked-")}
+        hook = self.options.rewrite_headers
+        return headers if hook is None else hook(repo.id, entry.path, headers)
 
     @staticmethod
     def _listing_json(
@@ -280,7 +322,7 @@ class HubApp:
         if entry is None:
             raise HubError(404, "EntryNotFound", "Entry not found", **{"X-Repo-Commit": commit})
         self._check_gate(req, repo)
-        headers = protocol.file_headers(entry, commit)
+        headers = self._file_headers(repo, entry, protocol.file_headers(entry, commit))
         if entry.lfs and entry.size > self.options.cdn_threshold:
             return self._redirect_to_cdn(req, repo, commit, entry, headers)
         return await self._serve_file(
@@ -320,6 +362,9 @@ class HubApp:
             ) from None
         start, end = span if span is not None else (0, entry.size - 1)
         fault = self._body_fault(req, start, end + 1, ranged=span is not None)
+        if self.options.ignore_range:
+            span, start, end = None, 0, entry.size - 1
+            headers = {k: v for k, v in headers.items() if k != "Accept-Ranges"}
         if fault is not None and fault.kind == "ignore_range":
             span, start, end = None, 0, entry.size - 1
         response = web.StreamResponse(status=206 if span is not None else 200, headers=headers)
@@ -443,11 +488,16 @@ class HubApp:
         token = header.removeprefix("Bearer ").strip()
         return "valid" if token in self.options.tokens else "invalid"
 
-    def _request_fault(self, req: _Request) -> None:
+    async def _request_fault(self, req: _Request) -> None:
         fault = self.faults.take("request", req.targets, req.raw.method, req.listener)
         if fault is None:
             return
         req.log.fault = fault.kind
+        if fault.kind == "hang":
+            await asyncio.sleep(fault.seconds)
+            return
+        if fault.kind == "junk":
+            raise HubError(200, None, "junk", body=protocol.JUNK_JSON)
         if fault.kind == "rate_limit":
             limits = {
                 "Retry-After": str(fault.retry_after),

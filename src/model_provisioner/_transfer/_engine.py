@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from filelock import FileLock, Timeout
 
-from .._errors import Cancelled
+from .._errors import Cancelled, IntegrityError
 from .._hub import HubSettings
 from .._progress import TransferStats
 from .._store import partial_lock
@@ -44,6 +44,9 @@ class TransferEngine:
         self, jobs: Sequence[TransferJob], stats: TransferStats, cancel: threading.Event
     ) -> dict[str, str]:
         """Fetch every job; returns repo path -> sha256 of the verified partial file."""
+        for job in jobs:
+            if job.sha256 is None and job.git_sha1 is None and not job.unverified:
+                raise IntegrityError(f"{job.path}: no published hash to verify it against")
         for job in jobs:
             stats.add_file(job.path, job.size)
         unique = {job.partial: job for job in jobs}

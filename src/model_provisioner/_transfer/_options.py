@@ -21,6 +21,7 @@ class TransferJob:
     sha256: str | None
     git_sha1: str | None
     partial: Path
+    unverified: bool = False  # no published hash: the user opted in; sha256 is still computed
 
 
 @dataclass(frozen=True)

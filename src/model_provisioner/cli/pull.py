@@ -25,6 +25,11 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 )
 @click.option("--max-connections", type=click.IntRange(1, 64), help="Cap on parallel connections.")
 @global_options
+@click.option(
+    "--allow-unverified",
+    is_flag=True,
+    help="Accept files the server publishes no hash for (recorded as 'hash first seen here').",
+)
 @click.pass_obj
 def pull(
     app: App,
@@ -32,6 +37,7 @@ def pull(
     dry_run: bool,
     no_update: bool,
     max_connections: int | None,
+    allow_unverified: bool,
 ) -> None:
     """Download REFERENCES ([hf:]ORG/NAME[@REV][:QUANT|FILE], or an alias) into the store."""
     from .._transfer import TransferOptions
@@ -41,11 +47,15 @@ def pull(
         app.provisioner.transfer_options = TransferOptions(max_connections=max_connections)
     for reference in references:
         if dry_run:
-            _show_plan(app, reference)
+            _show_plan(app, reference, allow_unverified)
             continue
         with ProgressView(app) as view, cancel_on_signals() as cancel:
             info = app.provisioner.install(
-                reference, update=not no_update, progress=view, cancel=cancel
+                reference,
+                update=not no_update,
+                progress=view,
+                cancel=cancel,
+                allow_unverified=allow_unverified,
             )
         if app.json_output:
             app.emit_json({"event": "result", **info.summary()})
@@ -68,8 +78,8 @@ def cancel_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
-def _show_plan(app: App, reference: str) -> None:
-    plan = app.provisioner.plan(reference)
+def _show_plan(app: App, reference: str, allow_unverified: bool) -> None:
+    plan = app.provisioner.plan(reference, allow_unverified=allow_unverified)
     data = plan.to_dict()
     if app.json_output:
         app.emit_json({"event": "plan", **data})
