@@ -59,6 +59,11 @@ class ModelInfo:
         return len(self.files)
 
     @property
+    def unverified_files(self) -> list[str]:
+        """Files no published hash covered: their sha256 was first seen here."""
+        return [f.path for f in self.files if f.unverified]
+
+    @property
     def gguf_files(self) -> list[str]:
         """The model's own GGUF files (all parts if split); a vision projector is not one."""
         return [f.path for f in self.files if is_gguf(f.path) and not is_projector(f.path)]
@@ -123,6 +128,7 @@ class ModelInfo:
             "file_count": self.file_count,
             "gguf_files": self.gguf_files,
             "projector": str(self.projector_path) if self.projector_path else None,
+            "unverified_files": self.unverified_files,
             "quantization": self.quantization,
             "downloaded_at": self.downloaded_at,
             "verified_at": self.verified_at,

@@ -39,10 +39,16 @@ def info(app: App, reference: str, remote: bool) -> None:
         "files": str(model.file_count),
         "downloaded": model.downloaded_at,
         "verified": model.verified_at or "-",
+        "unverified": f"hash first seen here: {', '.join(model.unverified_files)}"
+        if model.unverified_files
+        else "",
     }
     rows.update({k: str(v) for k, v in model.metadata.items() if v is not None and k != "schema"})
     sys.stdout.write(key_values(rows))
-    files = [(f.path, format_bytes(f.size), f.sha256) for f in model.files]
+    files = [
+        (f.path, format_bytes(f.size), f.sha256 + (" (first seen here)" if f.unverified else ""))
+        for f in model.files
+    ]
     sys.stdout.write("\n" + aligned(("FILE", "SIZE", "SHA256"), files, right={1}))
 
 

@@ -11,7 +11,7 @@ import time
 
 import click
 
-from .._listing import FILTER_KEYS, SORT_KEYS, ago, select_rows
+from .._listing import FILTER_KEYS, SORT_KEYS, Row, ago, select_rows
 from .._units import format_bytes
 from ._app import App, global_options
 from ._table import aligned, is_terminal, tab_separated
@@ -63,5 +63,10 @@ def list_models(
             )
         )
     else:
-        cells = [(r.name, format_bytes(r.info.total_size), ago(r.modified, now)) for r in rows]
+        cells = [(_named(r), format_bytes(r.info.total_size), ago(r.modified, now)) for r in rows]
         sys.stdout.write(aligned(("NAME", "SIZE", "MODIFIED"), cells, right={1}))
+
+
+def _named(row: Row) -> str:
+    """The name, marked when a file's hash was first seen here (no server published one)."""
+    return f"{row.name} (hash first seen here)" if row.info.unverified_files else row.name

@@ -64,6 +64,8 @@ def pull(
                 f"[green]✓[/] {info.reference} @ {info.commit[:12]} "
                 f"({format_bytes(info.total_size)}, {info.file_count} files)\n  {info.model_path}"
             )
+            if info.unverified_files:
+                app.say(f"  [yellow]hash first seen here:[/] {', '.join(info.unverified_files)}")
 
 
 @contextmanager

@@ -26,7 +26,9 @@ router = APIRouter(tags=["downloads"])
 )
 async def start_download(body: DownloadRequest, jobs: Jobs, response: Response) -> DownloadAccepted:
     """Start a pull, or join the one already running for this model (202); installed: 200."""
-    accepted = DownloadAccepted.of(jobs.submit(body.reference, update=body.update))
+    accepted = DownloadAccepted.of(
+        jobs.submit(body.reference, update=body.update, allow_unverified=body.allow_unverified)
+    )
     if accepted.status == "installed":
         response.status_code = status.HTTP_200_OK
     return accepted

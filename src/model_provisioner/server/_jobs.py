@@ -52,6 +52,7 @@ class Job:
     update: bool
     created_at: float
     state: DownloadProgress
+    allow_unverified: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
     finished_at: float | None = None
     model: ModelInfo | None = None
@@ -163,7 +164,9 @@ class JobManager:
         self._pool = ThreadPoolExecutor(max_parallel, thread_name_prefix="download-job")
         self._closing = False
 
-    def submit(self, reference: str, *, update: bool = False) -> Submission:
+    def submit(
+        self, reference: str, *, update: bool = False, allow_unverified: bool = False
+    ) -> Submission:
         """Join the running job for this model, else answer an installed one, else start."""
         if self._closing:
             raise ShuttingDown("the service is shutting down; no new downloads")
@@ -176,7 +179,7 @@ class JobManager:
             entry = self.provisioner.catalog.find(ref)
             if entry is not None:
                 return Submission(model=entry.info)
-        return Submission(job=self._start(ref, key, update))
+        return Submission(job=self._start(ref, key, update, allow_unverified))
 
     def get(self, job_id: str) -> Job:
         self._prune()
@@ -210,7 +213,9 @@ class JobManager:
             await asyncio.wait(tasks, timeout=timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _start(self, ref: ModelReference, key: str, update: bool) -> Job:
+    def _start(
+        self, ref: ModelReference, key: str, update: bool, allow_unverified: bool = False
+    ) -> Job:
         now = self.clock()
         job = Job(
             id=secrets.token_hex(8),
@@ -219,6 +224,7 @@ class JobManager:
             update=update,
             created_at=now,
             state=DownloadProgress(stage=Stage.RESOLVING, reference=ref.canonical),
+            allow_unverified=allow_unverified,
         )
         self._jobs[job.id] = job
         self._running[key] = job
@@ -239,6 +245,7 @@ class JobManager:
             update=job.update,
             progress=on_progress,
             cancel=job.cancel,
+            allow_unverified=job.allow_unverified,
         )
         try:
             info = await loop.run_in_executor(self._pool, call)

@@ -45,6 +45,7 @@ class ModelFileOut(BaseModel):
     sha256: str
     git_sha1: str | None = None
     lfs: bool = False
+    hash_source: str = "published"
 
 
 class ModelOut(BaseModel):
@@ -61,6 +62,7 @@ class ModelOut(BaseModel):
     file_count: int
     gguf_files: list[str]
     projector: str | None = None
+    unverified_files: list[str] = []
     quantization: str | None
     downloaded_at: str
     verified_at: str | None
@@ -141,6 +143,10 @@ class DownloadRequest(BaseModel):
     update: bool = Field(
         default=False,
         description="ask the Hub for a newer commit even when the model is installed",
+    )
+    allow_unverified: bool = Field(
+        default=False,
+        description="accept files the server publishes no hash for (hash first seen here)",
     )
 
 
