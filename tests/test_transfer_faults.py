@@ -306,7 +306,7 @@ def test_a_server_that_always_trickles_fails_with_one_line(
 def unverified(fetch: Fetch, settings: HubSettings, path: str, size: int) -> Any:
     """A job whose listing gave ``size`` and no hash: only the length can catch a wrong body."""
     (job,) = fetch.jobs(settings, [path])
-    return dataclasses.replace(job, size=size, sha256=None, git_sha1=None)
+    return dataclasses.replace(job, size=size, sha256=None, git_sha1=None, unverified=True)
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])

@@ -19,6 +19,7 @@ from ._store import safe_relpath
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 MAX_SIZE = 1 << 50  # 1 PiB: larger is a hostile number, not a model file
 _T = TypeVar("_T")
 
@@ -84,9 +85,14 @@ def sha1_of(value: object, origin: str, path: str) -> str | None:
 
 
 def path_of(value: object, origin: str) -> str:
-    """A repo path that stays inside the model folder."""
+    """A repo path that stays inside the model folder and prints as one line.
+
+    Control characters are refused too: a name with a newline could forge lines of output.
+    """
     if not isinstance(value, str):
         raise IntegrityError(f"{origin} gave a file name that is not a string: {_short(value)}")
+    if _CONTROL.search(value):
+        raise IntegrityError(f"{origin} gave a file name with control characters: {_short(value)}")
     return safe_relpath(value)
 
 
