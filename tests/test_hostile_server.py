@@ -317,6 +317,14 @@ CASES: dict[str, tuple[Setup, int, str]] = {
         0,
         "",
     ),
+    "tree-hang-once": (
+        lambda h: (
+            strip_info("size", "blobId", "lfs")(h),
+            fault("hang", "/api/models/*/tree/*", seconds=3.0, times=1)(h),
+        ),
+        0,
+        "",
+    ),
     "tree-junk": (
         lambda h: (
             strip_info("size", "blobId", "lfs")(h),
