@@ -27,7 +27,10 @@ if TYPE_CHECKING:
 
     # The download side (huggingface_hub, httpx, the engine) costs ~0.3 s to import: commands
     # that only read the store (path, list, info) never load it. See tests/test_cli_imports.py.
+    from ._config import Config
     from ._download import Downloader, PullPlan
+    from ._hub import HubSettings
+    from ._ratelimit import RateLimiter
     from ._remote import RemoteInspection
     from ._search import SearchHit
     from ._transfer import TransferOptions
@@ -53,12 +56,43 @@ class ModelProvisioner:
         endpoint: str | None = None,
         token: str | None = None,
         transfer: TransferOptions | None = None,
+        limit_rate: float | None = None,
     ) -> None:
+        """Arguments beat the environment, which beats ``<home>/config.toml``."""
         self.store = Store(Path(base_dir) if base_dir is not None else default_home())
         self.catalog = Catalog(self.store)
         self._endpoint = endpoint
         self._token = token
         self.transfer_options = transfer
+        self._limit_rate = limit_rate
+        self._limiter: RateLimiter | None = None
+
+    @functools.cached_property
+    def config(self) -> Config:
+        """``<home>/config.toml`` with the environment applied (read on first need only)."""
+        from ._config import load_config
+
+        return load_config(self.home)
+
+    @property
+    def limiter(self) -> RateLimiter | None:
+        """One bandwidth cap for every pull of this provisioner (all the service's jobs)."""
+        rate = self._limit_rate or self.config.limit_rate
+        if rate is None:
+            return None
+        if self._limiter is None or self._limiter.rate != rate:
+            from ._ratelimit import RateLimiter
+
+            self._limiter = RateLimiter(rate)
+        return self._limiter
+
+    @property
+    def limit_rate(self) -> float | None:
+        return self._limit_rate or self.config.limit_rate
+
+    @limit_rate.setter
+    def limit_rate(self, rate: float | None) -> None:
+        self._limit_rate = rate
 
     @property
     def home(self) -> Path:
@@ -66,10 +100,8 @@ class ModelProvisioner:
 
     @property
     def endpoint(self) -> str:
-        """The Hub or mirror this provisioner pulls from (argument, else $HF_ENDPOINT)."""
-        from ._hub import HubSettings
-
-        return HubSettings.from_env(self._endpoint, self._token).endpoint
+        """The Hub or mirror this provisioner pulls from (argument, $HF_ENDPOINT, config)."""
+        return self._settings().endpoint
 
     def parse(self, reference: str | ModelReference) -> ModelReference:
         if isinstance(reference, ModelReference):
@@ -130,10 +162,9 @@ class ModelProvisioner:
 
     def search(self, text: str, *, limit: int = 20) -> list[SearchHit]:
         """GGUF repositories on the Hub whose id contains ``text``, most downloaded first."""
-        from ._hub import HubSettings
         from ._search import search_gguf
 
-        return search_gguf(HubSettings.from_env(self._endpoint, self._token), text, limit)
+        return search_gguf(self._settings(), text, limit)
 
     def install(
         self,
@@ -244,8 +275,19 @@ class ModelProvisioner:
         return ref
 
     def _downloader(self) -> Downloader:
+        from dataclasses import replace
+
         from ._download import Downloader
+        from ._transfer import TransferOptions
+
+        options = self.transfer_options or TransferOptions()
+        if self.transfer_options is None and self.config.max_connections is not None:
+            options = replace(options, max_connections=self.config.max_connections)
+        options = replace(options, limiter=self.limiter)
+        return Downloader(self.store, self._settings(), options)
+
+    def _settings(self) -> HubSettings:
+        """The endpoint: argument, else $HF_ENDPOINT, else the config file, else the Hub."""
         from ._hub import HubSettings
 
-        settings = HubSettings.from_env(self._endpoint, self._token)
-        return Downloader(self.store, settings, self.transfer_options)
+        return HubSettings.from_env(self._endpoint or self.config.endpoint, self._token)

@@ -9,8 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from .._ratelimit import RateLimiter
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,9 @@ class TransferOptions:
     direct_io: bool = False  # O_DIRECT for aligned writes and hash read-back
     hash_window: int = 64 << 20  # received buffers kept for the hasher (memory bound)
     max_part: int = 64 << 20  # largest Range request
+    # A bandwidth cap shared by every worker (and every pull holding the same limiter): each
+    # worker hands it the bytes of every read and waits as it says.
+    limiter: RateLimiter | None = None
 
     @cached_property
     def policy(self) -> RetryPolicy:
@@ -70,4 +77,8 @@ class TransferOptions:
 
     @property
     def connections(self) -> int:
-        return max(1, self.max_connections)
+        """Under a low cap, fewer connections: each keeps 8 times the minimum rate."""
+        wanted = max(1, self.max_connections)
+        if self.limiter is None or self.min_rate <= 0:
+            return wanted
+        return max(1, min(wanted, int(self.limiter.rate // (8 * self.min_rate))))

@@ -242,6 +242,7 @@ class Worker:
                     if not n:
                         break
                     got += n
+                    self._pace(n)
             finally:
                 if got:
                     write_at(state.fd, state.dfd, view[:got], pos)
@@ -249,6 +250,11 @@ class Worker:
         if got:
             self._offer(state, pos, got)
         return got
+
+    def _pace(self, n: int) -> None:
+        """Wait as the shared bandwidth cap says, if there is one (``--limit-rate``)."""
+        if self.options.limiter is not None:
+            self.options.limiter.take(n, self.stop)
 
     def _offer(self, state: FileState, pos: int, length: int) -> None:
         """Hand the written buffer to the hasher and go on with a spare, if there is one."""
@@ -286,6 +292,7 @@ class Worker:
                         )
                     self._write_free(state, view[:n], pos)
                     pos += n
+                    self._pace(n)
                 self._check_end(state, response, url)
             except BaseException:
                 self.conns.close()

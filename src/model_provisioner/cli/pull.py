@@ -24,6 +24,11 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
     "--no-update", is_flag=True, help="Trust an installed entry; do not ask the Hub for news."
 )
 @click.option("--max-connections", type=click.IntRange(1, 64), help="Cap on parallel connections.")
+@click.option(
+    "--limit-rate",
+    metavar="RATE",
+    help="Bandwidth cap in bytes/s for all files and connections (50M, 500K).",
+)
 @global_options
 @click.option(
     "--allow-unverified",
@@ -38,11 +43,16 @@ def pull(
     no_update: bool,
     max_connections: int | None,
     allow_unverified: bool,
+    limit_rate: str | None,
 ) -> None:
     """Download REFERENCES ([hf:]ORG/NAME[@REV][:QUANT|FILE], or an alias) into the store."""
     from .._transfer import TransferOptions
     from ._render import ProgressView
 
+    if limit_rate is not None:
+        from .._config import parse_value
+
+        app.provisioner.limit_rate = parse_value("limit_rate", limit_rate, "--limit-rate")
     if max_connections is not None:
         app.provisioner.transfer_options = TransferOptions(max_connections=max_connections)
     for reference in references:

@@ -28,6 +28,11 @@ from ._app import App, global_options
 )
 @click.option("--max-parallel", type=click.IntRange(1, 64), default=4, show_default=True)
 @click.option(
+    "--limit-rate",
+    metavar="RATE",
+    help="Bandwidth cap in bytes/s shared by all download jobs (50M, 500K).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
@@ -42,13 +47,17 @@ def serve(
     token_file: Path | None,
     keep_jobs: float,
     max_parallel: int,
+    limit_rate: str | None,
     log_level: str,
 ) -> None:
     """Serve the store over HTTP (loopback only unless a token is set)."""
+    from .._config import parse_value
     from ..server import ServiceOptions
     from ..server._serve import build_service, run_service
 
     provisioner = app.provisioner
+    if limit_rate is not None:
+        provisioner.limit_rate = parse_value("limit_rate", limit_rate, "--limit-rate")
     token = _read_token(token_file)
     options = ServiceOptions(token=token, keep_finished=keep_jobs * 60, max_parallel=max_parallel)
     service = build_service(provisioner, host=host, port=port, options=options, log_level=log_level)
