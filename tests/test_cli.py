@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from model_provisioner._units import format_bytes
 from model_provisioner.cli import main
 from tests.hub.repos import FixtureHub
 from tests.hub.server import HubServer
-from tests.makers import make_gguf_repo
+from tests.makers import make_gguf, make_gguf_repo
 
 REPO = "Org/Tiny-GGUF"
 
@@ -112,3 +114,135 @@ def test_the_installed_command_runs(home: Path) -> None:
         timeout=60,
     )
     assert (done.returncode, done.stdout) == (0, "[]\n")
+
+
+def test_list_in_a_pipe_is_one_tab_separated_line_per_model(cli: object, home: Path) -> None:
+    assert callable(cli)
+    cli("pull", REPO, f"{REPO}:Q8_0")
+    _, out, _ = cli("--json", "list")
+    q4, q8 = sorted(json.loads(out), key=lambda m: m["quantization"])
+    code, out, err = cli("list")
+    assert (code, err) == (0, "")
+    assert out == "".join(
+        f"{REPO}:{m['quantization']}\thf:{REPO}{sel}\t{m['total_size']}\t{m['downloaded_at']}"
+        f"\t{m['path']}\n"
+        for m, sel in ((q4, ""), (q8, ":Q8_0"))
+    )
+    assert cli("list", "-q") == (0, f"{REPO}:Q4_K_M\n{REPO}:Q8_0\n", "")
+    assert cli("list", "-q", "--sort", "name:desc") == (0, f"{REPO}:Q8_0\n{REPO}:Q4_K_M\n", "")
+    assert cli("list", "-q", "--filter", "quant=q8_0") == (0, f"{REPO}:Q8_0\n", "")
+    small = min(q4["total_size"], q8["total_size"])
+    both = f"{REPO}:Q4_K_M\n{REPO}:Q8_0\n"
+    assert cli("list", "-q", "-f", f"size>={small}", "-f", "modified<1h")[1] == both
+    assert cli("list", "-q", "-f", f"size<{small}")[1] == ""
+    assert cli("list", "-q", "-f", "modified>1d") == (0, "", "no installed model matches\n")
+    code, _, err = cli("list", "--filter", "colour=red")
+    assert code == 2 and err.startswith("error: filter 'colour=red': unknown key 'colour'")
+    code, out, _ = cli("list", "--json", "--sort", "size:asc", "--limit", "1")
+    assert code == 0 and [m["total_size"] for m in json.loads(out)] == [small]
+
+
+def test_the_short_names_find_their_entries_again(cli: object) -> None:
+    assert callable(cli)
+    cli("pull", f"{REPO}:Q8_0", f"{REPO}:tiny.F16.gguf")
+    _, names, _ = cli("list", "-q")
+    assert names.splitlines() == [f"{REPO}:F16", f"{REPO}:Q8_0"]
+    for name in names.splitlines():
+        code, out, _ = cli("path", name)
+        assert code == 0 and out.strip().endswith(f"tiny.{name.rsplit(':', 1)[1]}.gguf")
+
+
+def test_global_options_after_the_verb(cli: object, home: Path, hub_server: HubServer) -> None:
+    assert callable(cli)
+    other = home.parent / "other-home"
+    code, out, _ = cli("pull", REPO, "--home", str(other), "--json")
+    assert code == 0 and json.loads(out.splitlines()[-1])["event"] == "result"
+    assert cli("list", "-q", "--home", str(other)) == (0, f"{REPO}:Q4_K_M\n", "")
+    assert cli("list", "--json") == (0, "[]\n", "")
+    code, out, _ = cli("path", REPO, "--json", "--home", str(other))
+    assert code == 0 and json.loads(out)["path"].startswith(str(other))
+
+
+def test_pull_names_the_file_and_quantization_it_took(
+    cli: object, fixture_hub: FixtureHub, home: Path
+) -> None:
+    assert callable(cli)
+    make_gguf_repo(fixture_hub, "Org/Odd-GGUF", quants=("F16", "Q5_K_M", "Q3_K_S"))
+    code, out, _ = cli("pull", "Org/Odd-GGUF")
+    _, listed, _ = cli("--json", "list")
+    (m,) = json.loads(listed)
+    size = format_bytes(m["total_size"])
+    assert (code, out) == (
+        0,
+        f"✓ hf:Org/Odd-GGUF @ {m['commit'][:12]}: odd.Q5_K_M.gguf (Q5_K_M, {size}, 1 files)\n"
+        "  no Q4_K_M or Q8_0 in Org/Odd-GGUF: took Q5_K_M, next on the ladder\n"
+        f"  {m['path']}\n",
+    )
+    for command in ("path", "info", "rm"):
+        assert cli(command, "org/odd-gguf")[0] == 0, command
+
+
+def test_a_vision_repo_brings_its_projector(
+    cli: object, fixture_hub: FixtureHub, tmp_path: Path
+) -> None:
+    assert callable(cli)
+    model, projector = tmp_path / "vl.Q4_K_M.gguf", tmp_path / "mmproj-vl-f16.gguf"
+    make_gguf(model, file_type="Q4_K_M")
+    make_gguf(projector, arch="clip", name="projector", file_type="F16")
+    fixture_hub.add_commit("Org/VL-GGUF", {model.name: model, projector.name: projector})
+    code, out, _ = cli("pull", "Org/VL-GGUF")
+    assert code == 0 and "  vision projector: mmproj-vl-f16.gguf\n" in out
+    _, model_path, _ = cli("path", "Org/VL-GGUF")
+    _, projector_path, _ = cli("path", "--mmproj", "Org/VL-GGUF")
+    assert model_path.endswith("/vl.Q4_K_M.gguf\n")
+    assert projector_path == model_path.replace("vl.Q4_K_M.gguf", "mmproj-vl-f16.gguf")
+    assert cli("path", "--all", "Org/VL-GGUF") == (0, model_path + projector_path, "")
+    code, out, _ = cli("path", "--json", "--all", "Org/VL-GGUF")
+    assert json.loads(out)["projector"] == projector_path.strip()
+    assert cli("pull", REPO)[0] == 0
+    code, _, err = cli("path", "--mmproj", REPO)
+    assert code == 3 and "has no vision projector" in err
+
+
+def test_aliases_are_written_on_first_use_and_edited_by_command(cli: object, home: Path) -> None:
+    assert callable(cli)
+    assert not (home / "aliases.toml").exists()
+    code, out, _ = cli("alias")
+    assert code == 0 and (home / "aliases.toml").exists()
+    assert "tinyllama\thf:TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF:Q4_K_M\n" in out
+    assert cli("alias", "tiny", f"{REPO}:q8_0") == (0, f"tiny = hf:{REPO}:Q8_0\n", "")
+    assert cli("alias", "tiny", "--json") == (0, json.dumps({"tiny": f"hf:{REPO}:Q8_0"}) + "\n", "")
+    code, out, _ = cli("pull", "tiny")
+    assert code == 0 and "tiny.Q8_0.gguf (Q8_0," in out
+    code, _, err = cli("path", "tinny")
+    assert code == 2 and err.endswith("(did you mean 'tiny'?)\n")
+    assert cli("alias", "--rm", "tiny") == (0, "removed alias tiny\n", "")
+    assert 'tiny = "' not in (home / "aliases.toml").read_text()
+    code, _, err = cli("alias", "--rm", "tiny")
+    assert code == 2 and "unknown model alias 'tiny'" in err
+    assert cli("alias", "Bad Name", REPO)[0] == 2
+    assert cli("alias", "loop", "tinyllama")[0] == 2
+
+
+def test_list_on_a_terminal_is_an_aligned_table(cli: object, home: Path) -> None:
+    assert callable(cli)
+    cli("pull", REPO, f"{REPO}:Q8_0")
+    _, out, _ = cli("--json", "list")
+    sizes = [format_bytes(m["total_size"]) for m in json.loads(out)]
+    master, slave = pty.openpty()
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "provisioner"), "--home", str(home), "list"],
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        timeout=60,
+    )
+    os.close(slave)
+    shown = os.read(master, 1 << 16).decode().replace("\r\n", "\n")
+    os.close(master)
+    width = len(f"{REPO}:Q4_K_M")
+    assert (done.returncode, shown) == (
+        0,
+        f"{'NAME':<{width}}  {'SIZE':>{len(sizes[0])}}  MODIFIED\n"
+        f"{REPO}:Q4_K_M  {sizes[0]}  just now\n"
+        f"{REPO}:Q8_0    {sizes[1]}  just now\n",
+    )

@@ -118,6 +118,11 @@ def split_part(path: str) -> re.Match[str] | None:
     return SPLIT_PART.match(posixpath.basename(path))
 
 
+def is_default_quant(tag: str | None) -> bool:
+    """Q4_K_M or Q8_0: what a bare reference takes without having to say so."""
+    return tag in LADDER[:2]
+
+
 def preference(tag: str | None) -> int:
     """Rank of a quantization on the ladder; lower is preferred."""
     if tag is None:

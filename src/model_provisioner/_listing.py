@@ -13,7 +13,7 @@ import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ._errors import UsageError
@@ -70,9 +70,10 @@ def timestamp(text: str | None) -> float | None:
     if not isinstance(text, str):
         return None
     try:
-        return datetime.fromisoformat(text).timestamp()
+        when = datetime.fromisoformat(text)
     except ValueError:
         return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def ago(then: float | None, now: float) -> str:
@@ -87,7 +88,7 @@ def ago(then: float | None, now: float) -> str:
             return _plural(int(seconds // size), unit)
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
-            return _plural(max(1, round(seconds / size)), unit)
+            return _plural(max(1, int(seconds // size)), unit)
     return _plural(1, "minute")
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from ._errors import ModelNotFound
 from ._gguf_names import (
-    LADDER,
     has_quant,
+    is_default_quant,
     is_gguf,
     is_projector,
     model_ggufs,
@@ -142,7 +142,7 @@ def _mixed_selection(paths: Sequence[str], matched: list[str]) -> Selection:
 def _default_selection(paths: Sequence[str], ref: ModelReference) -> Selection:
     chosen_gguf = default_gguf(paths)
     if chosen_gguf is not None:
-        fallback = quant_of(chosen_gguf) not in LADDER[:2]
+        fallback = not is_default_quant(quant_of(chosen_gguf))
         return _gguf_selection(paths, complete_split(paths, chosen_gguf), fallback=fallback)
     chosen = _transformers_files(paths)
     if not chosen:

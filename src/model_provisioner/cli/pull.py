@@ -9,6 +9,8 @@ from contextlib import contextmanager
 
 import click
 
+from .._gguf_names import is_default_quant, quant_of
+from .._models import ModelInfo
 from .._units import format_bytes
 from ._app import App, global_options
 
@@ -70,12 +72,31 @@ def pull(
         if app.json_output:
             app.emit_json({"event": "result", **info.summary()})
         else:
-            app.say(
-                f"[green]✓[/] {info.reference} @ {info.commit[:12]} "
-                f"({format_bytes(info.total_size)}, {info.file_count} files)\n  {info.model_path}"
-            )
-            if info.unverified_files:
-                app.say(f"  [yellow]hash first seen here:[/] {', '.join(info.unverified_files)}")
+            app.echo(result_line(info))
+
+
+def result_line(info: ModelInfo) -> str:
+    """What was installed: the file a worker loads, its quantization, and when the ladder went
+    past Q4_K_M and Q8_0, that it did. The path comes last, alone on its line. Plain text: the
+    caller prints it without markup."""
+    loaded = info.gguf_files[0] if info.gguf_files else None
+    size = f"{format_bytes(info.total_size)}, {info.file_count} files"
+    if loaded:
+        detail = f"{loaded} ({info.quantization or 'no quantization tag'}, {size})"
+    else:
+        detail = f"{info.format} ({size})"
+    lines = [f"✓ {info.reference} @ {info.commit[:12]}: {detail}"]
+    tag = quant_of(loaded) if loaded else None
+    if loaded and info.selector is None and not is_default_quant(tag):
+        lines.append(
+            f"  no Q4_K_M or Q8_0 in {info.repo}: took {tag or loaded}, next on the ladder"
+        )
+    if info.projector:
+        lines.append(f"  vision projector: {info.projector}")
+    if info.unverified_files:
+        lines.append(f"  hash first seen here: {', '.join(info.unverified_files)}")
+    lines.append(f"  {info.model_path}")
+    return "\n".join(lines)
 
 
 @contextmanager
