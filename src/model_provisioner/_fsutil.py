@@ -1,4 +1,10 @@
-"""Filesystem steps that must be durable or portable, kept in one place."""
+"""Filesystem steps that must be durable or portable, kept in one place.
+
+Every step the store's crash safety rests on (fsync, fdatasync, rename, link, mkdir, journal
+write) goes through ``durability``, one small object: a test sets its ``observer`` to record
+the order of the steps or to kill the process right after one of them
+(tests/test_crash_points.py). Unset, a step costs one attribute check.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +13,92 @@ import errno
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from ._errors import DiskSpaceError
 
+StepObserver = Callable[[str, Path, Path | None], None]
+
+
+class Durability:
+    """The durability steps; ``observer(op, path, source)`` runs after each one succeeded."""
+
+    def __init__(self) -> None:
+        self.observer: StepObserver | None = None
+
+    def _step(self, op: str, path: Path, source: Path | None = None) -> None:
+        if self.observer is not None:
+            self.observer(op, path, source)
+
+    def fsync(self, fd: int, path: Path) -> None:
+        os.fsync(fd)
+        self._step("fsync", path)
+
+    def fdatasync(self, fd: int, path: Path) -> None:
+        os.fdatasync(fd)
+        self._step("fsync", path)
+
+    def fsync_dir(self, path: Path) -> None:
+        """Make a rename, link or new entry in ``path`` survive a crash."""
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self._step("fsync_dir", path)
+
+    def replace(self, source: Path, dest: Path) -> None:
+        os.replace(source, dest)
+        self._step("rename", dest, source)
+
+    def link(self, source: Path, dest: Path) -> None:
+        os.link(source, dest)
+        self._step("link", dest, source)
+
+    def mkdir(self, path: Path) -> None:
+        os.mkdir(path)
+        self._step("mkdir", path)
+
+    def write(self, fd: int, data: bytes, path: Path) -> None:
+        """One ``write(2)`` (a journal line): a kill loses it whole or not at all."""
+        os.write(fd, data)
+        self._step("write", path)
+
+
+durability = Durability()
+
 
 def fsync_dir(path: Path) -> None:
     """Make a rename or link in ``path`` survive a crash."""
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    durability.fsync_dir(path)
+
+
+def make_dirs(path: Path) -> None:
+    """``mkdir -p`` whose new folders survive a crash: each parent is fsynced after its child
+    appears (else a power cut can drop the folder a renamed blob or link lives in)."""
+    missing: list[Path] = []
+    probe = path
+    while not probe.is_dir():
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            durability.mkdir(folder)
+            durability.fsync_dir(folder.parent)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write, fsync, rename: readers see the old file or the new one, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+            durability.fsync(f.fileno(), Path(tmp))
+        durability.replace(Path(tmp), path)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -41,20 +108,24 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 def link_or_copy(source: Path, dest: Path) -> None:
-    """Hard-link ``source`` at ``dest`` (replacing it); copy where links cannot cross devices."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    """Hard-link ``source`` at ``dest`` (replacing it), durably; copy where links cannot cross
+    devices."""
+    make_dirs(dest.parent)
     if dest.exists() and os.path.samefile(source, dest):
         return
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.link")
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
     try:
-        os.link(source, tmp)
+        durability.link(source, tmp)
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
             raise
         shutil.copyfile(source, tmp)
-    os.replace(tmp, dest)
+        with open(tmp, "rb") as f:
+            durability.fsync(f.fileno(), tmp)
+    durability.replace(tmp, dest)
+    fsync_dir(dest.parent)
 
 
 def allocated_bytes(path: Path) -> int:

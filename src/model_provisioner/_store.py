@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ._errors import IntegrityError
-from ._fsutil import atomic_write, fsync_dir, link_or_copy, prune_empty_dirs
+from ._fsutil import (
+    atomic_write,
+    durability,
+    fsync_dir,
+    link_or_copy,
+    make_dirs,
+    prune_empty_dirs,
+)
 from ._models import ModelFile, ModelInfo
 from ._references import ModelReference
 from ._reservations import Reservations
@@ -126,9 +133,9 @@ class Store:
     def commit_blob(self, verified: Path, sha256: str) -> Path:
         """Name verified bytes by their hash; a racing writer produced the same bytes."""
         blob = self.blob_path(sha256)
-        blob.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(blob.parent)
         os.chmod(verified, 0o444)
-        os.replace(verified, blob)
+        durability.replace(verified, blob)
         fsync_dir(blob.parent)
         return blob
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._fsutil import durability
 from .._store import temp_of
 from ._direct import open_direct
 from ._journal import Journal, Validator, load
@@ -82,7 +83,7 @@ def _fresh_file(partial: Path, size: int) -> int:
     fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         os.ftruncate(fd, size)
-        os.replace(tmp, partial)
+        durability.replace(tmp, partial)
     except BaseException:
         os.close(fd)
         with contextlib.suppress(OSError):

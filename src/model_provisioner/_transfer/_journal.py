@@ -17,6 +17,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .._fsutil import durability
 from .._store import journal_of, temp_of
 from ._ranges import RangeSet
 
@@ -92,8 +93,8 @@ class Journal:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(body)
             f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+            durability.fsync(f.fileno(), tmp)
+        durability.replace(tmp, self.path)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
 
     def _header(self) -> str:
@@ -101,13 +102,13 @@ class Journal:
 
     def append(self, start: int, end: int) -> None:
         """Record [start, end) as on disk; one write, so never half a line after a kill."""
-        os.write(self._fd, f"{start} {end}\n".encode())
+        durability.write(self._fd, f"{start} {end}\n".encode(), self.path)
         self._dirty = True
 
     def sync(self) -> None:
         if self._dirty and self._fd >= 0:
             self._dirty = False
-            os.fdatasync(self._fd)
+            durability.fdatasync(self._fd, self.path)
 
     def close(self) -> None:
         """Idempotent: a second close must not hit a descriptor number reused by a socket."""

@@ -9,14 +9,13 @@ files: verify, fsync, drop the journal; a mismatch restarts the file once from s
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from .._errors import Cancelled, IntegrityError
-from .._fsutil import free_bytes
+from .._fsutil import durability, free_bytes
 from .._hub import HubSettings
 from .._progress import TransferStats
 from ._file import FileState
@@ -217,7 +216,7 @@ class Run:
         job = state.job
         try:
             with wire_errors(job.url, self.disk(state)):
-                os.fdatasync(state.fd)
+                durability.fdatasync(state.fd, job.partial)
             assert state.journal is not None
             state.journal.remove()
             state.close()
