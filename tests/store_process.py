@@ -2,10 +2,11 @@
 
 ``python -m tests.store_process`` is a small fork server: it imports the library once, then for
 each JSON command line (``{"home": ..., "endpoint": ..., "op": "pull" | "rm" | "gc",
-"ref": ..., "delay": seconds}``) forks a child that runs the command through the library exactly as the CLI would. It answers
-one JSON line per command: ``{"ok": true}``; ``{"ok": false, "error": "<one line>"}`` for one
-of our errors; ``{"crash": "<traceback>"}`` for anything else (a bug); ``{"killed": true}`` when
-the child died by SIGKILL. Forking keeps hundreds of real processes fast.
+"ref": ..., "delay": seconds}``) forks a child that runs the command through the library
+exactly as the CLI would. It answers one JSON line per command: ``{"ok": true}``;
+``{"ok": false, "error": "<one line>"}`` for one of our errors; ``{"crash": "<traceback>"}``
+for anything else (a bug); ``{"killed": true}`` when the child died by SIGKILL. Forking keeps
+hundreds of real processes fast.
 
 A command may add ``"steps": "<file>"`` to record every durability step of the child (see
 ``model_provisioner._fsutil.Durability``) as JSON lines, and ``"kill_at": n`` to SIGKILL the
