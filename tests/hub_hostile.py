@@ -61,6 +61,26 @@ def siblings(edit: Callable[[dict[str, Any]], Any]) -> Rewrite:
     return rewrite
 
 
+Setup = Callable[["HostileHub"], None]
+
+
+def strip(*keys: str) -> Setup:
+    """Model-info siblings and tree entries without these fields."""
+
+    def setup(h: HostileHub) -> None:
+        h.hostility.body = siblings(lambda item: [item.pop(k, None) for k in keys])
+
+    return setup
+
+
+def no_hash_anywhere(h: HostileHub) -> None:
+    """No blob id, no lfs block, no ETag: nothing publishes a hash for any file."""
+    strip("blobId", "lfs", "oid")(h)
+    h.hostility.headers = lambda repo, path, hd: {
+        k: v for k, v in hd.items() if k not in ("ETag", "X-Linked-Etag")
+    }
+
+
 def info_field(name: str, value: Any) -> Rewrite:
     """A body rewrite that sets one top-level field of model info."""
 

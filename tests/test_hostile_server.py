@@ -27,10 +27,18 @@ from hypothesis import strategies as st
 
 from model_provisioner.cli._main import main
 from tests.hub.faults import FaultKind
-from tests.hub_hostile import EVIL_REPO, OK_REPO, HostileHub, info_field, siblings
+from tests.hub_hostile import (
+    EVIL_REPO,
+    OK_REPO,
+    HostileHub,
+    Setup,
+    info_field,
+    no_hash_anywhere,
+    siblings,
+    strip,
+)
 
 GGUF = "evil.Q4_K_M.gguf"
-Setup = Callable[[HostileHub], None]
 
 
 def tree_state(root: Path, skip: Path) -> dict[str, tuple[int, str]]:
@@ -137,13 +145,6 @@ def assert_all_verified(box: Sandbox) -> None:
             assert hashlib.sha256(installed.read_bytes()).hexdigest() == f["sha256"]
 
 
-def strip(*keys: str) -> Setup:
-    def setup(h: HostileHub) -> None:
-        h.hostility.body = siblings(lambda item: [item.pop(k, None) for k in keys])
-
-    return setup
-
-
 def strip_info(*keys: str) -> Setup:
     """Model info without these sibling fields; the tree stays honest."""
 
@@ -191,13 +192,6 @@ def info(name: str, value: Any) -> Setup:
         h.hostility.body = info_field(name, value)
 
     return setup
-
-
-def no_hash_anywhere(h: HostileHub) -> None:
-    strip("blobId", "lfs", "oid")(h)
-    h.hostility.headers = lambda repo, path, hd: {
-        k: v for k, v in hd.items() if k not in ("ETag", "X-Linked-Etag")
-    }
 
 
 def headers(**values: str) -> Setup:

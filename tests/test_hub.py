@@ -139,6 +139,17 @@ def test_a_redirect_to_another_repo_is_refused(hostile: HostileHub) -> None:
         client(hostile.url).snapshot(parse_reference(EVIL_REPO))
 
 
+def test_a_tree_listing_redirected_to_another_repo_is_refused(fixture_hub: FixtureHub) -> None:
+    make_gguf_repo(fixture_hub, "Org/Good-GGUF", ("Q4_K_M",))
+    make_gguf_repo(fixture_hub, "Org/Bad-GGUF", ("Q4_K_M",))
+    moved = {"org/bad-gguf": "Org/Good-GGUF"}
+    with (
+        HubServer(fixture_hub, mirror=True, moved=moved) as server,
+        pytest.raises(IntegrityError, match="was answered from"),
+    ):
+        client(server.url).snapshot(parse_reference("org/bad-gguf"))
+
+
 def test_a_pinned_commit_answered_with_another_is_refused(hostile: HostileHub) -> None:
     hostile.hostility.body = info_field("sha", "f" * 40)
     with pytest.raises(IntegrityError, match="asked for commit"):

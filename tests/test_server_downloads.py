@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tests.conftest import GGUF_REPO, FixtureRepo
 from tests.hub import HubServer
+from tests.hub_hostile import EVIL_REPO, HostileHub, no_hash_anywhere
 from tests.test_server_support import (
     BIG_FILE,
     BIG_REPO,
@@ -184,3 +185,22 @@ def test_hive_routes_keep_the_original_protocol(
         assert lines[-1] == "data: [DONE]"
         error = json.loads(lines[-2][5:])
         assert error["stage"] == "error" and "Nobody/Nothing" in error["message"]
+
+
+def test_a_download_request_may_allow_unverified_files(home: Path, hostile: HostileHub) -> None:
+    """Without the opt-in a file no hash covers fails the job (409); with it, it is marked."""
+    no_hash_anywhere(hostile)
+    with serve(home, hostile.url) as served, served.client() as client:
+        refused = client.post("/v1/downloads", json={"reference": EVIL_REPO})
+        job_id = refused.json()["job"]["id"]
+        assert sse_events(client, f"/v1/downloads/{job_id}/events")[-1]["stage"] == "error"
+        failed = job_state(client, job_id)
+        assert failed["status"] == "error" and failed["error"]["code"] == "integrity-error"
+        assert "no published hash" in failed["error"]["message"]
+
+        body = {"reference": EVIL_REPO, "allow_unverified": True}
+        allowed = client.post("/v1/downloads", json=body)
+        job_id = allowed.json()["job"]["id"]
+        assert sse_events(client, f"/v1/downloads/{job_id}/events")[-1]["stage"] == "complete"
+        model = job_state(client, job_id)["model"]
+        assert model["unverified_files"] and model["files"][0]["hash_source"] == "first seen here"

@@ -309,6 +309,18 @@ def unverified(fetch: Fetch, settings: HubSettings, path: str, size: int) -> Any
     return dataclasses.replace(job, size=size, sha256=None, git_sha1=None, unverified=True)
 
 
+def test_a_job_without_a_hash_runs_only_when_opted_in(
+    fetch: Fetch, settings: HubSettings, hub_server: HubServer
+) -> None:
+    """No published hash: refused before any byte moves, unless the user allowed it; then the
+    sha256 is still computed (it becomes the hash first seen here)."""
+    job = unverified(fetch, settings, SMALL, fetch.sources[SMALL].stat().st_size)
+    with pytest.raises(IntegrityError, match="no published hash"):
+        run_engine(settings, [dataclasses.replace(job, unverified=False)])
+    assert not [e for e in hub_server.log() if e.file == SMALL]
+    assert run_engine(settings, [job]) == {SMALL: fetch.sha256(SMALL)}
+
+
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 @pytest.mark.parametrize("path", [SMALL, BIG])
 def test_a_longer_body_than_listed_is_refused(

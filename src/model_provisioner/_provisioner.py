@@ -158,7 +158,9 @@ class ModelProvisioner:
         from ._remote import inspect_remote
 
         downloader = self._downloader()
-        return inspect_remote(downloader.plan(self.parse(reference)), downloader.settings)
+        # Only headers are read, nothing is installed: a file without a published hash is fine.
+        plan = downloader.plan(self.parse(reference), allow_unverified=True)
+        return inspect_remote(plan, downloader.settings)
 
     def search(self, text: str, *, limit: int = 20) -> list[SearchHit]:
         """GGUF repositories on the Hub whose id contains ``text``, most downloaded first."""
