@@ -149,6 +149,8 @@ class HubClient:
         A fact the listing lacks is asked of the next source: the tree listing, then a HEAD.
         """
         chosen = {p: snapshot.facts(p) for p in paths}
+        if not any(map(_incomplete, chosen.values())):
+            return tuple(self._final(snapshot, f, allow_unverified) for f in chosen.values())
         http = self._http()
         try:
             if snapshot.source != "tree listing" and any(map(_incomplete, chosen.values())):
