@@ -1,9 +1,10 @@
 """The Hub's metadata routes over HTTP: JSON answers, the paginated tree, HEAD on resolve.
 
-Every call is bounded: a timeout per request, a few retries (5xx, 429 with its Retry-After,
-resets, stalls), at most ``MAX_REDIRECTS`` redirects, ``MAX_PAGES`` pages and ``MAX_JSON``
-bytes of JSON, so neither a stalled nor a hostile server can hold a pull forever. The token
-goes to the endpoint's own host only (a redirect or a ``Link: next`` elsewhere gets none).
+Every call is bounded: a timeout per read and three for a whole answer, a few retries (5xx,
+429 with its Retry-After, resets, stalls), at most ``MAX_REDIRECTS`` redirects, ``MAX_PAGES``
+pages and ``MAX_JSON`` bytes of JSON, so neither a stalled nor a hostile server can hold a pull
+forever. The token goes to the endpoint's own host only (a redirect or a ``Link: next``
+elsewhere gets none).
 An HTTP status becomes one of our errors in ``refusal``, and nowhere else.
 """
 
@@ -28,6 +29,7 @@ MAX_REDIRECTS = 5
 MAX_PAGES = 10_000
 MAX_JSON = 64 << 20
 _RETRY_AFTER_CAP = 30.0
+_WHOLE_ANSWER = 3  # a whole answer may take this many request timeouts
 
 
 @dataclass(frozen=True)
@@ -104,10 +106,16 @@ class HubHttp:
         chain: list[httpx.Response] = []
         for _ in range(MAX_REDIRECTS + 1):
             headers = {"Accept-Encoding": "identity", **self.config.auth(url)}
-            request = self._client.build_request(method, url, params=params, headers=headers)
-            streamed = self._client.send(request, stream=True)
             try:
-                body = _read_bounded(streamed)
+                request = self._client.build_request(method, url, params=params, headers=headers)
+            except (httpx.InvalidURL, ValueError) as exc:
+                raise NetworkError(
+                    f"the server sent an invalid URL to follow: {url[:80]!r}"
+                ) from exc
+            streamed = self._client.send(request, stream=True)
+            deadline = time.monotonic() + self.config.timeout * _WHOLE_ANSWER
+            try:
+                body = _read_bounded(streamed, deadline)
             finally:
                 streamed.close()
             response = httpx.Response(
@@ -168,13 +176,16 @@ def route_missing(response: httpx.Response) -> bool:
     return response.status_code in (404, 405, 501) and "X-Error-Code" not in response.headers
 
 
-def _read_bounded(response: httpx.Response) -> bytes:
-    """The body, unless it is larger than any metadata answer may be."""
+def _read_bounded(response: httpx.Response, deadline: float) -> bytes:
+    """The body, unless it is larger than any metadata answer may be or trickles past the
+    deadline (a byte every few seconds never trips the per-read timeout)."""
     body = bytearray()
     for chunk in response.iter_raw():
         body += chunk
         if len(body) > MAX_JSON:
             raise NetworkError(f"{_where(str(response.url))} sent an answer over {MAX_JSON} bytes")
+        if time.monotonic() > deadline:
+            raise httpx.ReadTimeout("the answer trickled in too slowly", request=response.request)
     return bytes(body)
 
 
