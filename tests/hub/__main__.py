@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cdn-threshold", type=int, default=1 << 20)
     parser.add_argument("--token", action="append", help="accepted token (repeatable)")
     parser.add_argument("--mirror", action="store_true", help="only tree listing and resolve")
+    parser.add_argument("--connection-rate", type=float, default=0.0, help="bytes/s each")
+    parser.add_argument("--link-rate", type=float, default=0.0, help="bytes/s in all")
+    parser.add_argument("--response-delay", type=float, default=0.0, help="seconds per answer")
     parser.add_argument(
         "--demo", action="store_true", help="add a small GGUF repo if root is empty"
     )
@@ -43,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         cdn_threshold=args.cdn_threshold,
         tokens=frozenset(args.token) if args.token else DEFAULT_TOKENS,
         mirror=args.mirror,
+        connection_rate=args.connection_rate,
+        link_rate=args.link_rate,
+        response_delay=args.response_delay,
     )
     url = server.start()
     print(url, flush=True)

@@ -30,6 +30,7 @@ class LoggedRequest:
     file: str | None = None
     fault: str | None = None
     complete: bool = False
+    peer: int = 0  # the client's port: requests with the same one came over one connection
 
     def to_json(self) -> dict[str, Any]:
         """Plain dict for ``GET /_fixture/log``."""

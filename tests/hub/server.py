@@ -32,6 +32,7 @@ from . import protocol
 from .faults import Fault, FaultKind, FaultSet
 from .repos import FileEntry, FixtureHub, Repo
 from .requestlog import LoggedRequest, RequestLog
+from .shaping import PIECE, Pacer, pace
 
 DEFAULT_TOKENS = frozenset({"hf_fixture_token"})
 GATE_EXEMPT = frozenset({"README.md", ".gitattributes"})
@@ -61,6 +62,11 @@ class ServerOptions:
     rewrite: Callable[[str, str, Any], Any] | None = None
     moved: dict[str, str] = field(default_factory=dict)  # repo id -> id its API routes 307 to
     rewrite_headers: Callable[[str, str, dict[str, str]], dict[str, str]] | None = None
+    # A WAN model (0: off): bytes/s per connection, bytes/s for the whole server (Hub and CDN
+    # together), and seconds before each answer (a round trip).
+    connection_rate: float = 0.0
+    link_rate: float = 0.0
+    response_delay: float = 0.0
 
 
 class HubError(Exception):
@@ -114,6 +120,7 @@ class HubApp:
         self.hub, self.options, self.faults, self.log = hub, options, faults, log
         self.cdn_url = ""
         self._secret = secrets.token_bytes(16)
+        self.link = Pacer(options.link_rate) if options.link_rate > 0 else None
 
     # -- entry points ----------------------------------------------------------------------------
 
@@ -142,11 +149,14 @@ class HubApp:
             listener=listener,
             range=request.headers.get("Range"),
             authorization="Authorization" in request.headers,
+            peer=_peer_port(request),
         )
         req = _Request(request, entry, listener, segments)
         self.log.begin()
         try:
             try:
+                if self.options.response_delay > 0:
+                    await asyncio.sleep(self.options.response_delay)
                 response = await route(req)
             except HubError as error:
                 response = self._miss(error).response()
@@ -393,9 +403,14 @@ class HubApp:
         transport = req.raw.transport
         if transport is None:
             raise ConnectionResetError("client went away")
+        rate = self.options.connection_rate
+        # One request at a time runs on a connection, so a pacer per request caps the connection.
+        own = Pacer(rate) if rate > 0 else None
+        shaped = own is not None or self.link is not None
         with path.open("rb") as fobj:
             while count > 0:
-                piece = min(count, _SENDFILE_PIECE)
+                piece = min(count, PIECE if shaped else _SENDFILE_PIECE)
+                await pace(piece, own, self.link)
                 fobj.seek(offset)
                 try:
                     await loop.sendfile(transport, fobj, offset, piece)
@@ -579,6 +594,11 @@ async def _paths_form(request: web.Request) -> tuple[list[str], bool]:
     form = await request.post()
     paths = [str(p) for p in form.getall("paths", [])]
     return paths, str(form.get("expand", "")).lower() in ("true", "1")
+
+
+def _peer_port(request: web.Request) -> int:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return int(peer[1]) if isinstance(peer, tuple) and len(peer) > 1 else 0
 
 
 def _decode_cursor(cursor: str | None) -> int:

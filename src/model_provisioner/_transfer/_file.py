@@ -29,6 +29,7 @@ from ._ranges import RangeSet, Span, next_part
 from ._retry import Attempts, RetryPolicy
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+HASHER_SLACK = 4 << 20  # the hasher is keeping up while it is this close to the prefix
 _SYNC_FILE_RANGE_WAIT_BEFORE = 1
 _SYNC_FILE_RANGE_WRITE = 2
 _SYNC_FILE_RANGE_WAIT_AFTER = 4
@@ -317,8 +318,17 @@ class FileState:
             return None, max(0, upto - at)
 
     def ahead(self, pos: int) -> int:
-        """How far a worker at ``pos`` has run past what the hasher has to read anyway."""
-        return pos - max(self.hashed, self.pace_floor)
+        """How far a worker at ``pos`` has run past what the hasher has to read anyway.
+
+        0 while the hasher keeps up with the contiguous prefix: then the order bytes arrive in,
+        not hashing, holds it back (on a WAN, parts far apart come at network speed), and a
+        worker that waited would only slow the download.
+        """
+        with self.lock:
+            floor = max(self.hashed, self.pace_floor)
+            if self.done.prefix() - floor < HASHER_SLACK:
+                return 0
+        return pos - floor
 
     def drain_stash(self) -> list[mmap.mmap]:
         with self.lock:

@@ -40,6 +40,7 @@ class RateFloor:
         self.window = window
         self.clock = clock
         self.url = ""
+        self.total = 0  # every byte counted, armed or not (the run's throughput)
         self._start: float | None = None
         self._bytes = 0
 
@@ -52,6 +53,7 @@ class RateFloor:
 
     def add(self, n: int) -> None:
         """``n`` bytes arrived; raises ``TooSlow`` when a window closes below the floor."""
+        self.total += n
         if self._start is None or self.min_rate <= 0:
             return
         self._bytes += n

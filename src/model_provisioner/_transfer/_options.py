@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._retry import RetryPolicy
+from ._scaling import ScalingPolicy
 
 if TYPE_CHECKING:
     from .._ratelimit import RateLimiter
@@ -36,7 +37,8 @@ class TransferOptions:
     properties below, computed here once rather than copied into per-layer configs.
     """
 
-    max_connections: int = 4
+    max_connections: int = 32  # the cap; how many run is measured (see _scaling.py)
+    start_connections: int = 4  # the best fixed count on loopback, where one is as fast as disk
     timeout: float = 30.0  # connect timeout, and the default stall timeout
     max_redirects: int = 5
     stall_timeout: float | None = None  # no byte for this long: drop the connection, re-ask
@@ -82,3 +84,9 @@ class TransferOptions:
         if self.limiter is None or self.min_rate <= 0:
             return wanted
         return max(1, min(wanted, int(self.limiter.rate // (8 * self.min_rate))))
+
+    @property
+    def scaling(self) -> ScalingPolicy:
+        return ScalingPolicy(
+            start=min(self.start_connections, self.connections), cap=self.connections
+        )

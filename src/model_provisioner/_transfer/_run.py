@@ -2,7 +2,9 @@
 
 Workers ask ``next_work`` for a span; it hands out parts of the first file that has unclaimed
 bytes (part size shrinks as the run nears its end, so every connection stays busy until the
-last byte) and blocks while all remaining bytes are claimed by others. The hasher finishes
+last byte) and blocks while all remaining bytes are claimed by others. How many workers run is
+the ``Scaler``'s call (see _scaling.py): the run samples the bytes received, starts workers
+when it wants more, and a worker leaves when more run than it wants. The hasher finishes
 files: verify, fsync, drop the journal; a mismatch restarts the file once from scratch.
 """
 
@@ -22,7 +24,8 @@ from ._file import FileState
 from ._hasher import Hasher
 from ._options import TransferOptions
 from ._pool import BufferPool
-from ._ranges import MiB, Span, part_size
+from ._ranges import MIN_PART, MiB, Span, part_size
+from ._scaling import Scaler
 from ._wire import DiskContext, wire_errors
 from ._worker import Stopped, Worker
 
@@ -48,6 +51,10 @@ class Run:
         self.errors: list[BaseException] = []
         self.results: dict[str, str] = {}
         self.workers: list[Worker] = []
+        self.threads: list[threading.Thread] = []
+        self.scaler = Scaler(options.scaling, time.monotonic())
+        self.wanted = self.scaler.level  # workers wanted now (under ``cond``)
+        self.live = 0  # workers running (under ``cond``)
         size, window = options.buffer_size, options.hash_window
         self.pool = BufferPool(window // size, size, window, self._poke)
         self.hasher = Hasher(files, stats, self._hashed, self._fail, self.pool)
@@ -59,11 +66,15 @@ class Run:
     @property
     def _max_part(self) -> int:
         """Parts small enough that all connections stay within the hasher's window, so what
-        they receive is hashed from memory (adjacent parts: N connections span N parts)."""
+        they receive is hashed from memory (adjacent parts: N connections span N parts),
+        but never under half a second of one connection's measured rate: the round trip each
+        request costs stays small beside its transfer. (On a WAN the network, not the hasher,
+        is the limit, and what lies beyond the window is read back from the page cache.)"""
         options = self.options
         if options.hash_window <= 0:
             return options.max_part
-        cap = options.hash_window // (options.connections + 1)
+        cap = options.hash_window // (self.wanted + 1)
+        cap = max(cap, int(self.scaler.per_connection_rate * 0.5), MIN_PART)
         return min(options.max_part, cap - cap % MiB)  # whole MiB: aligned for direct I/O
 
     def _poke(self) -> None:
@@ -81,9 +92,11 @@ class Run:
         try:
             self._open_all()
             self.hasher.start()
-            threads = [self._start_worker(i) for i in range(self._worker_count())]
+            with self.cond:
+                for _ in range(self._worker_count()):
+                    self._start_worker()
             self._wait()
-            self._shutdown(threads)
+            self._shutdown()
         finally:
             for state in self.files:
                 if state.journal is not None:
@@ -106,16 +119,33 @@ class Run:
                 self.stats.received(state.job.path, done)
 
     def _worker_count(self) -> int:
-        parts = sum(max(1, -(-f.size // (4 << 20))) for f in self.files)
-        return max(1, min(self.options.connections, parts))
+        parts = sum(max(1, -(-f.size // MIN_PART)) for f in self.files)
+        return max(1, min(self.wanted, parts))
 
-    def _start_worker(self, index: int) -> threading.Thread:
-        worker = Worker(self.settings, self.options, self.stats, self.stop, self.disk, self.pool)
+    def _start_worker(self) -> None:
+        """One more worker thread (called under ``cond``)."""
+        worker = Worker(
+            self.settings, self.options, self.stats, self.stop, self.disk, self.pool, self._pushback
+        )
         self.workers.append(worker)
-        thread = threading.Thread(target=self._work, args=(worker,), name=f"fetch-{index}")
-        thread.daemon = True
+        name = f"fetch-{len(self.workers)}"
+        thread = threading.Thread(target=self._work, args=(worker,), name=name, daemon=True)
+        self.threads.append(thread)
+        self.live += 1
         thread.start()
-        return thread
+
+    def _scale(self, now: float) -> None:
+        """Ask the scaler how many workers to run; start the missing ones if there is work
+        for them (extra ones leave by themselves in ``next_work``). Called under ``cond``."""
+        received = sum(worker.received for worker in self.workers)
+        self.wanted = self.scaler.sample(now, received)
+        while self.live < self.wanted and self._unclaimed() > 0:
+            self._start_worker()
+
+    def _pushback(self) -> None:
+        """A worker met 429, 503 or a reset: fewer connections for a while."""
+        with self.cond:
+            self.wanted = self.scaler.pushback(time.monotonic())
 
     def _wait(self) -> None:
         """Poll for the end, for cancel, and sync journals now and then."""
@@ -126,19 +156,20 @@ class Run:
                     self.stop.set()
                     break
                 self.cond.wait(0.05)
+                self._scale(time.monotonic())
                 if time.monotonic() - last_sync >= self.options.journal_interval:
                     self._sync_journals()
                     last_sync = time.monotonic()
         self.stop.set()
 
-    def _shutdown(self, threads: list[threading.Thread]) -> None:
+    def _shutdown(self) -> None:
         with self.cond:
             self.cond.notify_all()
         for worker in self.workers:
             for sock in worker.conns.sockets():
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-        for thread in threads:
+        for thread in self.threads:
             thread.join()
         self.hasher.stop()
         self.finisher.shutdown(wait=True)
@@ -157,6 +188,7 @@ class Run:
     # -- workers -----------------------------------------------------------------------------------
 
     def _work(self, worker: Worker) -> None:
+        counted = True  # in ``live`` until next_work lets it go
         try:
             while (work := self.next_work()) is not None:
                 state, span = work
@@ -164,23 +196,32 @@ class Run:
                 self.hasher.poke()
                 with self.cond:
                     self.cond.notify_all()
+            counted = False
         except Stopped:
             pass
         except BaseException as exc:
             self._fail(exc)
+        finally:
+            if counted:
+                with self.cond:
+                    self.live -= 1
+            elif not self.stop.is_set():
+                worker.conns.close()  # left early: free its sockets (at the end, shutdown does)
 
     def next_work(self) -> tuple[FileState, Span] | None:
-        """The next span to fetch; blocks while everything left is claimed by others."""
+        """The next span to fetch; blocks while everything left is claimed by others.
+        None: the run is over, or more workers run than are wanted (this one leaves)."""
         with self.cond:
-            while not self.stop.is_set():
-                want = part_size(self._unclaimed(), self.options.connections, self._max_part)
+            while not self.stop.is_set() and self.live <= self.wanted:
+                want = part_size(self._unclaimed(), self.wanted, self._max_part)
                 for state in self.files:
                     span = state.claim(want)
                     if span is not None:
                         return state, span
                 if self._all_finished():
-                    return None
+                    break
                 self.cond.wait(0.1)
+            self.live -= 1
         return None
 
     def _unclaimed(self) -> int:

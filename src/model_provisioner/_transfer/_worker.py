@@ -49,16 +49,24 @@ class Worker:
         stop: threading.Event,
         disk: Callable[[FileState], DiskContext],
         pool: BufferPool | None = None,
+        pushback: Callable[[], None] = lambda: None,
     ) -> None:
+        """``pushback`` is told when the server asks to slow down (429, 503, a reset)."""
         self.settings = settings
         self.options = options
         self.pool = pool
         self.stats = stats
         self.stop = stop
         self.disk = disk
+        self.pushback = pushback
         self.floor = RateFloor(options.min_rate, options.rate_window)
         self.conns = MeteredConnections(options.stall, self.floor)
         self.buffer = aligned_buffer(options.buffer_size)
+
+    @property
+    def received(self) -> int:
+        """Bytes read from the network so far, counted at each ``recv`` (for the scaler)."""
+        return self.floor.total
 
     # -- one span, with retries ------------------------------------------------------------------
 
@@ -101,6 +109,10 @@ class Worker:
 
         A trickle is no progress: it would otherwise reset the count on every try.
         """
+        if exc.reason.startswith(("HTTP 429", "HTTP 503")) or isinstance(
+            exc.__cause__, ConnectionResetError
+        ):
+            self.pushback()
         if isinstance(exc, TooSlow):
             state.url = None  # ask the Hub again: its redirect may lead to a better server
             pos = attempts.last_progress
