@@ -246,3 +246,31 @@ def test_list_on_a_terminal_is_an_aligned_table(cli: object, home: Path) -> None
         f"{REPO}:Q4_K_M  {sizes[0]}  just now\n"
         f"{REPO}:Q8_0    {sizes[1]}  just now\n",
     )
+
+
+def test_a_damaged_manifest_is_shown_and_never_breaks_the_others(cli: object, home: Path) -> None:
+    assert callable(cli)
+    assert cli("pull", REPO)[0] == 0
+    bad = home / "manifests" / "hf" / "Org" / "Other-GGUF" / "default.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text('{"reference": "hf:Org/Other-GGUF", "files": [{"size": "big"}]}')
+
+    code, out, _ = cli("list")
+    assert code == 0 and "Tiny" in out and f"damaged {bad}: repo is missing" in out
+    code, out, _ = cli("--json", "list")
+    good, damaged = json.loads(out)
+    assert good["reference"] == f"hf:{REPO}"
+    assert damaged == {"damaged": True, "manifest": str(bad), "problem": damaged["problem"]}
+
+    code, _, err = cli("info", "Org/Other-GGUF")
+    assert code == 4 and str(bad) in err and err.count("\n") == 1
+    code, out, err = cli("verify", "--all")
+    assert code == 4 and f"✓ hf:{REPO}" in out and f"✗ {bad}" in out
+    assert cli("du")[0] == 0 and cli("path", REPO)[0] == 0
+    assert cli("gc", "--older-than", "0s")[0] == 0 and cli("verify", REPO)[0] == 0
+
+
+def test_verify_all_on_an_empty_store_is_fine(cli: object) -> None:
+    assert callable(cli)
+    assert cli("verify", "--all") == (0, "no models installed\n", "")
+    assert cli("verify")[0] == 2

@@ -79,3 +79,20 @@ def test_errors_are_json_with_a_code(home: Path) -> None:
             assert response.status_code == status, (url, response.text)
             assert response.json()["error"]["code"] == code, url
             assert response.json()["error"]["message"]
+
+
+def test_a_damaged_manifest_never_breaks_the_model_routes(
+    home: Path, hub_server: HubServer, gguf_repo: FixtureRepo
+) -> None:
+    ModelProvisioner(home, endpoint=hub_server.url).pull(f"{GGUF_REPO}:Q4_K_M")
+    bad = home / "manifests" / "hf" / "Org" / "Bad" / "default.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text('{"reference": "hf:Org/Bad", "size": "big"')
+    with serve(home, hub_server.url) as served, served.client() as client:
+        listed = client.get("/v1/models")
+        assert listed.status_code == 200
+        assert [m["reference"] for m in listed.json()] == [f"hf:{GGUF_REPO}:Q4_K_M"]
+        assert client.get("/v1/disk-usage").status_code == 200
+        info = client.get("/v1/models/Org/Bad")
+        assert info.status_code == 409 and info.json()["error"]["code"] == "damaged-manifest"
+        assert str(bad) in info.json()["error"]["message"]

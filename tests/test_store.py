@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import pytest
 
-from model_provisioner import IntegrityError, ModelFile, ModelInfo, parse_reference
+from model_provisioner import IntegrityError, parse_reference
 from model_provisioner._store import (
     Store,
     journal_of,
@@ -17,34 +16,7 @@ from model_provisioner._store import (
     safe_relpath,
     temp_of,
 )
-
-
-def put_blob(store: Store, data: bytes) -> str:
-    sha = hashlib.sha256(data).hexdigest()
-    tmp = store.partial / f"{sha}.part"
-    tmp.write_bytes(data)
-    store.commit_blob(tmp, sha)
-    return sha
-
-
-def entry(store: Store, ref: str, commit: str, files: dict[str, str]) -> ModelInfo:
-    r = parse_reference(ref)
-    folder = store.model_dir("hf", r.repo, commit)
-    info = ModelInfo(
-        reference=r.canonical,
-        repo=r.repo,
-        revision=r.revision,
-        selector=r.selector,
-        commit=commit,
-        format="gguf",
-        model_path=folder,
-        files=[ModelFile(p, store.blob_path(s).stat().st_size, s) for p, s in files.items()],
-        downloaded_at="2026-01-01T00:00:00+00:00",
-    )
-    for p, s in files.items():
-        store.link_file(s, "hf", r.repo, commit, p)
-    store.write_manifest(info, r)
-    return info
+from tests.store_builders import entry, put_blob
 
 
 @pytest.fixture
@@ -132,3 +104,127 @@ def test_partial_names_come_from_one_place(tmp_path: Path) -> None:
     for bad in (("../" + "a" * 62, None), (None, "../x"), (None, None), ("A" * 64, None)):
         with pytest.raises(IntegrityError):
             store.partial_path(*bad)
+
+
+# -- every path the store builds stays under the home ---------------------------------------------
+
+HOSTILE_REPOS = [
+    "../x",
+    "org/../..",
+    "org/..",
+    "a/b/c",
+    "org",
+    "/etc/passwd",
+    "org/na me",
+    "o\x00/n",
+]
+HOSTILE_COMMITS = ["../../../../tmp/x", "A" * 40, "a" * 39, "a" * 41, "", "g" * 40, "a" * 39 + "/"]
+
+
+@pytest.mark.parametrize("repo", HOSTILE_REPOS)
+def test_hostile_repo_ids_never_become_paths(store: Store, repo: str, tmp_path: Path) -> None:
+    before = sorted(tmp_path.rglob("*"))
+    with pytest.raises(IntegrityError, match="not a repository id"):
+        store.model_dir("hf", repo, "a" * 40)
+    with pytest.raises(IntegrityError, match="not a repository id"):
+        store.manifest_path(parse_reference("org/ok"), repo)
+    sha = put_blob(store, b"x")
+    with pytest.raises(IntegrityError):
+        store.link_file(sha, "hf", repo, "a" * 40, "m.gguf")
+    assert sorted(tmp_path.rglob("*")) == sorted({*before, *tmp_path.joinpath("home").rglob("*")})
+    assert not any((tmp_path / "x").parent.glob("x*"))
+
+
+@pytest.mark.parametrize("commit", HOSTILE_COMMITS)
+def test_hostile_commits_and_providers_never_become_paths(store: Store, commit: str) -> None:
+    with pytest.raises(IntegrityError, match="not a commit sha"):
+        store.model_dir("hf", "org/repo", commit)
+    with pytest.raises(IntegrityError, match="unknown provider"):
+        store.model_dir("..", "org/repo", "a" * 40)
+    with pytest.raises(IntegrityError, match="not a sha256"):
+        store.blob_path(commit)
+
+
+def test_a_symlink_planted_in_the_store_cannot_redirect_a_write(
+    store: Store, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (store.models / "hf").mkdir(parents=True)
+    (store.models / "hf" / "org").symlink_to(outside, target_is_directory=True)
+    sha = put_blob(store, b"payload")
+    with pytest.raises(IntegrityError, match="leaves the store"):
+        store.link_file(sha, "hf", "org/repo", "a" * 40, "m.gguf")
+    (store.manifests / "hf").mkdir(parents=True)
+    (store.manifests / "hf" / "org").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(IntegrityError, match="leaves the store"):
+        store.manifest_path(parse_reference("org/repo"), "org/repo")
+    assert list(outside.rglob("*")) == []
+
+
+def test_a_home_behind_a_symlink_still_works(tmp_path: Path) -> None:
+    real = tmp_path / "disk"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real, target_is_directory=True)
+    store = Store(tmp_path / "link")
+    store.ensure()
+    info = entry(store, "org/repo", "a" * 40, {"m.gguf": put_blob(store, b"m")})
+    assert store.entry_problems(info) == []
+    assert (real / "models" / "hf" / "org" / "repo" / ("a" * 40) / "m.gguf").read_bytes() == b"m"
+
+
+# -- blobs that are not what they claim ------------------------------------------------------------
+
+
+def test_a_blob_that_is_a_symlink_or_folder_is_not_a_blob(store: Store, tmp_path: Path) -> None:
+    sha = put_blob(store, b"real")
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"real")
+    blob = store.blob_path(sha)
+    blob.unlink()
+    blob.symlink_to(target)
+    assert not store.has_blob(sha, 4) and store.blob_stat(sha) is None
+    blob.unlink()
+    blob.mkdir()
+    assert not store.has_blob(sha, 4)
+
+
+def test_quarantine_moves_a_blob_aside_and_every_entry_sharing_it_reads_as_damaged(
+    store: Store,
+) -> None:
+    sha = put_blob(store, b"shared bytes")
+    a = entry(store, "org/a", "a" * 40, {"m.gguf": sha})
+    b = entry(store, "org/b", "b" * 40, {"n.gguf": sha})
+    assert store.entry_problems(a) == store.entry_problems(b) == []
+    moved = store.quarantine_blob(sha)
+    assert moved is not None and moved.parent == store.quarantine and moved.read_bytes()
+    assert not store.has_blob(sha, 12)
+    assert store.entry_problems(a) == ["m.gguf: its blob is missing or quarantined"]
+    assert store.entry_problems(b) == ["n.gguf: its blob is missing or quarantined"]
+    assert store.quarantine_blob(sha) is None
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (lambda p, t: p.unlink(), "missing"),
+        (lambda p, t: (p.unlink(), p.symlink_to(t)), "not a regular file"),
+        (lambda p, t: (p.unlink(), p.mkdir()), "not a regular file"),
+        (lambda p, t: (p.unlink(), p.write_bytes(b"other bytes!")), "not the stored blob"),
+        (lambda p, t: (p.unlink(), p.write_bytes(b"short")), "size 5, expected 12"),
+    ],
+    ids=["deleted", "symlink", "folder", "other-inode", "other-size"],
+)
+def test_entry_problems_see_damage_by_stat_alone(
+    store: Store, tmp_path: Path, damage: object, problem: str
+) -> None:
+    sha = put_blob(store, b"model bytes!")
+    info = entry(store, "org/a", "a" * 40, {"m.gguf": sha})
+    entry(store, "org/b", "b" * 40, {"m.gguf": sha})  # a second link: hard links work here
+    target = tmp_path / "target"
+    target.write_bytes(b"model bytes!")
+    assert callable(damage)
+    damage(store.model_file(info, info.files[0]), target)
+    assert store.entry_problems(info) == [f"m.gguf: {problem}"]
+    store.link_file(sha, "hf", "org/a", "a" * 40, "m.gguf")  # relinking repairs a link
+    assert store.entry_problems(info) == []

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ._errors import (
         AuthError,
         Cancelled,
+        DamagedManifest,
         DiskSpaceError,
         EntryNotFound,
         IntegrityError,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
         RepoNotFound,
         RevisionNotFound,
         ShuttingDown,
+        StoreNotWritable,
         Unauthorized,
         UsageError,
     )
@@ -42,6 +44,7 @@ __version__ = "0.1.0"
 _ERRORS = (
     "AuthError",
     "Cancelled",
+    "DamagedManifest",
     "DiskSpaceError",
     "EntryNotFound",
     "IntegrityError",
@@ -55,6 +58,7 @@ _ERRORS = (
     "RepoNotFound",
     "RevisionNotFound",
     "ShuttingDown",
+    "StoreNotWritable",
     "Unauthorized",
     "UsageError",
 )
@@ -77,6 +81,7 @@ _WHERE: dict[str, str] = {
 __all__ = [
     "AuthError",
     "Cancelled",
+    "DamagedManifest",
     "DiskSpaceError",
     "DownloadProgress",
     "EntryNotFound",
@@ -98,6 +103,7 @@ __all__ = [
     "RevisionNotFound",
     "ShuttingDown",
     "Stage",
+    "StoreNotWritable",
     "TransferOptions",
     "Unauthorized",
     "UsageError",

@@ -1,19 +1,21 @@
 """Finding installed models: one lookup used by find, info, verify, delete and pull.
 
 The original module looked models up and deleted them under two naming schemes; here every
-operation goes through ``Catalog.find`` so they cannot disagree.
+operation goes through ``Catalog.find`` so they cannot disagree. A manifest that does not read
+back is never skipped silently: a lookup it may answer fails naming it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from ._errors import ModelNotFound
 from ._gguf_names import preference, quant_of
 from ._models import ModelInfo
 from ._references import ModelReference, SelectorKind, parse_reference
-from ._store import Store
+from ._store import Store, Unreadable
 
 
 @dataclass(frozen=True)
@@ -30,22 +32,32 @@ class Catalog:
     def all(self) -> list[ModelInfo]:
         return [info for _, info in self.store.all_manifests()]
 
+    def damaged(self) -> list[Unreadable]:
+        """Manifests that do not read back, for ``list``, ``verify --all`` and ``gc``."""
+        return self.store.read_all()[1]
+
     def entries_of(self, ref: ModelReference) -> list[Entry]:
-        return [
-            Entry(path, info, parse_reference(info.reference))
-            for path, info in self.store.manifests_of(ref.provider, ref.repo)
-        ]
+        return self._read(ref)[0]
+
+    def _read(self, ref: ModelReference) -> tuple[list[Entry], list[Unreadable]]:
+        good, bad = self.store.read_repo(ref.provider, ref.repo)
+        return [Entry(path, info, parse_reference(info.reference)) for path, info in good], bad
 
     def find(self, ref: ModelReference) -> Entry | None:
-        """The exact entry, else one that holds what the reference names."""
-        entries = [e for e in self.entries_of(ref) if e.ref.revision == ref.revision]
-        for entry in entries:
-            if entry.ref.matches(ref):
-                return entry
-        holding = [e for e in entries if _holds(e.info, ref)]
-        if not holding:
-            return None
-        return min(holding, key=_rank)
+        """The exact entry, else one that holds what the reference names.
+
+        Raises DamagedManifest when the reference's own manifest does not read back, or when
+        nothing else answers and a damaged manifest of the repo might have.
+        """
+        entries, damaged = self._read(ref)
+        own = f"{quote(ref.selection_key, safe='')}.json"
+        for bad in damaged:
+            if bad.manifest.name == own:
+                raise bad.error(hint=f"provisioner pull {ref.canonical} rewrites it")
+        found = _pick([e for e in entries if e.ref.revision == ref.revision], ref)
+        if found is None and damaged:
+            raise damaged[0].error()
+        return found
 
     def get(self, ref: ModelReference) -> Entry:
         entry = self.find(ref)
@@ -56,13 +68,26 @@ class Catalog:
         return entry
 
     def used_files(self, provider: str, repo: str, besides: Path) -> set[tuple[str, str]]:
-        """(commit, path) pairs that entries other than ``besides`` still link."""
-        return {
-            (info.commit, f.path)
-            for path, info in self.store.manifests_of(provider, repo)
-            if path != besides
-            for f in info.files
-        }
+        """(commit, path) pairs that entries other than ``besides`` still link.
+
+        While a manifest of the repo does not read back, every file of the repo counts as used:
+        what it named cannot be known, so nothing of it is released.
+        """
+        good, damaged = self.store.read_repo(provider, repo)
+        used = {(info.commit, f.path) for path, info in good if path != besides for f in info.files}
+        for bad in damaged:
+            used |= self.store.files_under(provider, bad.org, bad.name)
+        return used
+
+
+def _pick(entries: list[Entry], ref: ModelReference) -> Entry | None:
+    for entry in entries:
+        if entry.ref.matches(ref):
+            return entry
+    holding = [e for e in entries if _holds(e.info, ref)]
+    if not holding:
+        return None
+    return min(holding, key=_rank)
 
 
 def _holds(info: ModelInfo, ref: ModelReference) -> bool:

@@ -9,13 +9,19 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._catalog import Catalog
-from ._errors import IntegrityError, MetadataError, OfflineError
+from ._catalog import Catalog, Entry
+from ._errors import (
+    DamagedManifest,
+    IntegrityError,
+    MetadataError,
+    OfflineError,
+    ProvisionerError,
+)
 from ._fsutil import free_bytes
 from ._hub import HubClient, HubSettings, RemoteFile, RepoSnapshot
 from ._metadata import read_local_metadata
@@ -92,19 +98,23 @@ class Downloader:
     def pull(self, request: PullRequest) -> ModelInfo:
         ref = request.ref
         reporter = ProgressReporter(ref.canonical, request.progress)
-        entry = self.catalog.find(ref)
-        if entry and (not request.update or ref.pinned or self.settings.offline):
+        entry = self._installed(ref)
+        damage = self.store.entry_problems(entry.info) if entry else []
+        stays = entry is not None and (not request.update or ref.pinned or self.settings.offline)
+        if entry and stays and not damage:
             return self._done(reporter, entry.info)
         if entry is not None:
             ref = entry.ref  # a bare org/repo updates the installed entry it resolves to
         if self.settings.offline:
-            raise OfflineError(f"{ref.canonical} is not installed and HF_HUB_OFFLINE is set")
+            raise _offline(ref, damage)
         self.store.ensure()
         reporter.stage(Stage.RESOLVING)
         with self.store.entry_lock(ref):
-            plan = self.plan(ref, allow_unverified=request.allow_unverified)
-            entry = self.catalog.find(ref)
-            if entry and entry.info.commit == plan.snapshot.commit:
+            # An entry that must not move is repaired at its own commit.
+            at = entry.info.commit if entry and stays else None
+            plan = self.plan(ref, allow_unverified=request.allow_unverified, at=at)
+            entry = self._installed(ref)
+            if entry and entry.info.commit == plan.snapshot.commit and self._whole(entry):
                 return self._done(reporter, entry.info)
             info = self._fetch_and_commit(plan, reporter, request.cancel)
         return self._done(reporter, info)
@@ -146,8 +156,23 @@ class Downloader:
             hint="another command is removing them; run the pull again when it is done",
         )
 
-    def plan(self, ref: ModelReference, *, allow_unverified: bool = False) -> PullPlan:
-        snapshot = self.hub.snapshot(ref)
+    def _whole(self, entry: Entry) -> bool:
+        """Every file is its verified blob (stat only): else the same commit is fetched again,
+        and what is still whole is only relinked."""
+        return not self.store.entry_problems(entry.info)
+
+    def _installed(self, ref: ModelReference) -> Entry | None:
+        """The installed entry; a manifest that does not read back is rewritten by this pull."""
+        try:
+            return self.catalog.find(ref)
+        except DamagedManifest:
+            return None
+
+    def plan(
+        self, ref: ModelReference, *, allow_unverified: bool = False, at: str | None = None
+    ) -> PullPlan:
+        """``at``: a commit to plan against instead of where the revision points now."""
+        snapshot = self.hub.snapshot(ref if at is None else replace(ref, revision=at))
         selection = select_files([f.path for f in snapshot.files], ref)
         files = self.hub.files(snapshot, selection.paths, allow_unverified=allow_unverified)
         known = self._known_small_files(ref)
@@ -217,7 +242,7 @@ class Downloader:
     def _commit(self, plan: PullPlan, present: dict[str, str], hashes: dict[str, str]) -> ModelInfo:
         """Blobs, then links, each re-checked, then the manifest; the caller holds the lock."""
         snap, ref = plan.snapshot, plan.ref
-        old = self.catalog.find(ref)
+        old = self._installed(ref)
         files = []
         for f in plan.files:
             sha256 = present.get(f.path) or hashes[f.path]
@@ -289,6 +314,16 @@ def describe(folder: Path, paths: Sequence[str]) -> dict[str, Any]:
         return read_local_metadata(folder, paths).to_dict()
     except MetadataError as exc:
         return {"error": exc.message}
+
+
+def _offline(ref: ModelReference, damage: list[str]) -> ProvisionerError:
+    if damage:
+        return IntegrityError(
+            f"{ref.canonical} is damaged and HF_HUB_OFFLINE is set: " + "; ".join(damage),
+            hint="unset HF_HUB_OFFLINE so that pull can fetch it again",
+            problems=damage,
+        )
+    return OfflineError(f"{ref.canonical} is not installed and HF_HUB_OFFLINE is set")
 
 
 def _now() -> str:

@@ -12,8 +12,10 @@ class attributes; nothing else decides them.
     │   ├── RevisionNotFound         exit 3  (404)  ... nor this revision of it
     │   └── EntryNotFound            exit 3  (404)  ... nor this file of that commit
     ├── IntegrityError               exit 4  (409)  hash, size or structure mismatch
-    │   └── MetadataError            exit 4  (422)  a model header that cannot be parsed
+    │   ├── MetadataError            exit 4  (422)  a model header that cannot be parsed
+    │   └── DamagedManifest          exit 4  (409)  a catalog entry that does not read back
     ├── DiskSpaceError               exit 5  (507)  not enough room, before or during a pull
+    ├── StoreNotWritable             exit 1  (503)  the home is read-only or not ours to write
     ├── AuthError                    exit 6  (401)  gated or private repo, bad token
     │   └── Unauthorized             exit 6  (401)  the service wants its bearer token
     ├── NetworkError                 exit 1  (502)  the Hub or a mirror failed us
@@ -26,6 +28,7 @@ class attributes; nothing else decides them.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 
@@ -91,12 +94,34 @@ class MetadataError(IntegrityError):
     http_status = 422
 
 
+class DamagedManifest(IntegrityError):
+    """A manifest that is not valid JSON, or whose fields have the wrong type or form."""
+
+    reference = "damaged-manifest"
+
+    def __init__(self, manifest: Path, problem: str, *, hint: str | None = None) -> None:
+        super().__init__(
+            f"manifest {manifest} is damaged: {problem}",
+            hint=hint or "pull the model again to rewrite it, or remove the file",
+            problems=[f"{manifest}: {problem}"],
+        )
+        self.manifest = manifest
+        self.problem = problem
+
+
 class DiskSpaceError(ProvisionerError):
     """Not enough free space for what remains to be fetched."""
 
     reference = "disk-space"
     exit_code = 5
     http_status = 507
+
+
+class StoreNotWritable(ProvisionerError):
+    """The store's home cannot be written (read-only mount, permissions)."""
+
+    reference = "store-not-writable"
+    http_status = 503
 
 
 class AuthError(ProvisionerError):

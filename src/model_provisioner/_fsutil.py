@@ -13,10 +13,10 @@ import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ._errors import DiskSpaceError
+from ._errors import DiskSpaceError, StoreNotWritable
 
 StepObserver = Callable[[str, Path, Path | None], None]
 
@@ -111,7 +111,7 @@ def link_or_copy(source: Path, dest: Path) -> None:
     """Hard-link ``source`` at ``dest`` (replacing it), durably; copy where links cannot cross
     devices."""
     make_dirs(dest.parent)
-    if dest.exists() and os.path.samefile(source, dest):
+    if _same_inode(source, dest):
         return
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.link")
     with contextlib.suppress(FileNotFoundError):
@@ -126,6 +126,15 @@ def link_or_copy(source: Path, dest: Path) -> None:
             durability.fsync(f.fileno(), tmp)
     durability.replace(tmp, dest)
     fsync_dir(dest.parent)
+
+
+def _same_inode(source: Path, dest: Path) -> bool:
+    """``dest`` itself (not a symlink's target) is ``source``'s inode."""
+    try:
+        a, b = os.stat(source), os.lstat(dest)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def allocated_bytes(path: Path) -> int:
@@ -146,6 +155,22 @@ def raise_if_no_space(exc: OSError, path: Path) -> None:
         raise DiskSpaceError(
             f"disk full while writing {path.name}", hint="free space and run the same pull again"
         ) from exc
+
+
+@contextlib.contextmanager
+def store_errors(home: Path) -> Iterator[None]:
+    """What the environment refuses (a read-only or full home) said in one line."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            where = exc.filename or home
+            raise StoreNotWritable(
+                f"cannot write to the store at {home}: {exc.strerror} ({where})",
+                hint="use a writable --home, or mount it read-write",
+            ) from exc
+        raise_if_no_space(exc, Path(exc.filename or home))
+        raise
 
 
 def prune_empty_dirs(start: Path, stop: Path) -> None:

@@ -96,24 +96,6 @@ class ModelInfo:
         data["model_path"] = self.model_path.relative_to(home).as_posix()
         return data
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any], home: Path) -> ModelInfo:
-        return cls(
-            reference=data["reference"],
-            repo=data["repo"],
-            revision=data["revision"],
-            selector=data.get("selector"),
-            commit=data["commit"],
-            format=data["format"],
-            model_path=home / data["model_path"],
-            files=[ModelFile(**f) for f in data["files"]],
-            downloaded_at=data["downloaded_at"],
-            verified_at=data.get("verified_at"),
-            metadata=data.get("metadata") or {},
-            provider=data.get("provider", "hf"),
-            endpoint=data.get("endpoint"),
-        )
-
     def summary(self) -> dict[str, Any]:
         """The stable JSON shown by ``list --json`` and the HTTP service."""
         return {
@@ -159,3 +141,13 @@ class VerifyReport:
     @property
     def problems(self) -> list[str]:
         return [f"{c.path}: {c.problem}" for c in self.checks if not c.ok]
+
+
+@dataclass(frozen=True)
+class RepairReport:
+    """What ``verify --repair`` found, which entries it fetched again, and the verify after."""
+
+    reference: str
+    problems: list[str]
+    repaired: list[str]
+    report: VerifyReport

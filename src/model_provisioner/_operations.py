@@ -2,40 +2,96 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import shutil
+import stat
 import time
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ._catalog import Catalog, Entry
-from ._errors import IntegrityError
+from ._errors import IntegrityError, ProvisionerError
 from ._fsutil import prune_empty_dirs
 from ._metadata import FileSource, split_problems, structural_problems
 from ._models import FileCheck, ModelFile, ModelInfo, VerifyReport
-from ._store import Store, safe_relpath
+from ._names import safe_relpath
+from ._references import parse_reference
+from ._store import Store
 
 _READ = 1 << 20
 
 
 def verify_entry(store: Store, entry: Entry) -> VerifyReport:
-    """Size, full sha256 and structure of every file; damage is reported, never deleted."""
+    """Size, full sha256 and structure of every file; damaged blobs are quarantined, so no
+    pull links them again and ``path`` refuses the entries that share them. Needs no write
+    access: the quarantine and the verified stamp are best effort."""
+    report = inspect_entry(store, entry)
     info = entry.info
-    folder = store.model_dir(info.provider, info.repo, info.commit)
-    checks = [_check_file(folder / safe_relpath(f.path), f) for f in info.files]
-    checks += [FileCheck(info.reference, False, p) for p in _split_problems(folder, info)]
-    report = VerifyReport(info.reference, checks, sum(f.size for f in info.files))
     if not report.ok:
         raise IntegrityError(
             f"{info.reference} is damaged: " + "; ".join(report.problems),
-            hint=f"provisioner pull {info.reference} fetches it again",
+            hint=f"provisioner verify --repair {info.reference} fetches it again",
             problems=report.problems,
         )
     stamped = replace(info, verified_at=datetime.now(UTC).isoformat(timespec="seconds"))
-    store.save_manifest(entry.manifest, stamped)
+    with contextlib.suppress(OSError, ProvisionerError):
+        store.save_manifest(entry.manifest, stamped)
     return report
+
+
+def inspect_entry(store: Store, entry: Entry) -> VerifyReport:
+    """The checks of ``verify_entry``, with damaged blobs moved aside, nothing raised."""
+    info = entry.info
+    folder = store.model_dir(info.provider, info.repo, info.commit)
+    checks = []
+    for f in info.files:
+        check = _check_file(store, folder / safe_relpath(f.path), f)
+        if check.blob_damaged:
+            store.quarantine_blob(f.sha256)
+        checks.append(check.result)
+    checks += [FileCheck(info.reference, False, p) for p in _split_problems(folder, info)]
+    return VerifyReport(info.reference, checks, sum(f.size for f in info.files))
+
+
+def usable_entry(store: Store, entry: Entry) -> ModelInfo:
+    """The entry, if every file is its verified blob by stat; else IntegrityError with the
+    repair command. A blob that stat alone proves damaged (not a regular file, wrong size) is
+    quarantined on the way."""
+    info = entry.info
+    problems = store.entry_problems(info)
+    if not problems:
+        return info
+    for f in info.files:
+        st = _lstat(store.blob_path(f.sha256))
+        if st is not None and (not stat.S_ISREG(st.st_mode) or st.st_size != f.size):
+            store.quarantine_blob(f.sha256)
+    raise IntegrityError(
+        f"{info.reference} is damaged: " + "; ".join(problems),
+        hint=f"provisioner pull {info.reference} repairs it",
+        problems=problems,
+    )
+
+
+def sharing_entries(catalog: Catalog, entry: Entry, report: VerifyReport) -> list[Entry]:
+    """Every entry that links a damaged file's blob, or the same model-folder file."""
+    info = entry.info
+    bad = {c.path for c in report.checks if not c.ok}
+    blobs = {f.sha256 for f in info.files if f.path in bad}
+    links = {(info.repo.casefold(), info.commit, f.path) for f in info.files if f.path in bad}
+    found = [entry]
+    for path, other in catalog.store.all_manifests():
+        if path == entry.manifest:
+            continue
+        if any(
+            f.sha256 in blobs or (other.repo.casefold(), other.commit, f.path) in links
+            for f in other.files
+        ):
+            found.append(Entry(path, other, parse_reference(other.reference)))
+    return found
 
 
 def _split_problems(folder: Path, info: ModelInfo) -> list[str]:
@@ -50,20 +106,40 @@ def _split_problems(folder: Path, info: ModelInfo) -> list[str]:
             source.close()
 
 
-def _check_file(path: Path, expected: ModelFile) -> FileCheck:
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return FileCheck(expected.path, False, "missing")
-    if size != expected.size:
-        return FileCheck(expected.path, False, f"size {size}, expected {expected.size}")
+@dataclass(frozen=True)
+class _Checked:
+    result: FileCheck
+    blob_damaged: bool = False
+
+
+def _check_file(store: Store, path: Path, expected: ModelFile) -> _Checked:
+    """The link a worker loads must be the blob's inode, a regular file, with the right bytes.
+
+    Bad bytes in the blob's own inode, or a blob name that is not a regular file, condemn the
+    blob; a link that is missing or another file leaves the blob alone (repair relinks it).
+    """
+    blob = store.blob_stat(expected.sha256)
+    if blob is None and _lstat(store.blob_path(expected.sha256)) is not None:
+        return _Checked(FileCheck(expected.path, False, "blob is not a regular file"), True)
+    link = _lstat(path)
+    own = blob is not None and link is not None and _inode(link) == _inode(blob)
+    cheap = store.file_problem(path, expected)
+    if cheap is not None:
+        return _Checked(FileCheck(expected.path, False, cheap), own)
     with FileSource(path) as source:
         problems = structural_problems(expected.path, source)
     if problems:
-        return FileCheck(expected.path, False, "; ".join(problems))
+        return _Checked(FileCheck(expected.path, False, "; ".join(problems)), own)
     if _sha256(path) != expected.sha256:
-        return FileCheck(expected.path, False, "sha256 mismatch")
-    return FileCheck(expected.path, True)
+        return _Checked(FileCheck(expected.path, False, "sha256 mismatch"), own)
+    return _Checked(FileCheck(expected.path, True))
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None
 
 
 def _sha256(path: Path) -> str:
@@ -86,13 +162,12 @@ def disk_usage(store: Store) -> int:
     """Allocated bytes of everything in the store, each inode counted once."""
     seen: set[tuple[int, int]] = set()
     total = 0
-    for top in (store.blobs, store.models, store.partial):
+    for top in (store.blobs, store.models, store.partial, store.quarantine):
         for root, _dirs, names in os.walk(top):
             for name in names:
-                st = os.lstat(os.path.join(root, name))
-                key = (st.st_dev, st.st_ino)
-                if key not in seen:
-                    seen.add(key)
+                st = _lstat(Path(root, name))  # None: removed by a command running meanwhile
+                if st is not None and _inode(st) not in seen:
+                    seen.add(_inode(st))
                     total += st.st_blocks * 512
     return total
 
@@ -108,33 +183,59 @@ def collect_garbage(
     store: Store, catalog: Catalog, older_than: float, *, dry_run: bool = False
 ) -> list[Path]:
     """Remove what a crash between commit steps leaves: model-folder links no manifest names,
-    then blobs nothing links and no live pull is about to link. The caller holds the commit
-    lock, so no commit is half-done while this runs."""
+    then blobs nothing links and no live pull is about to link, then quarantined content.
+    The caller holds the commit lock, so no commit is half-done while this runs. A manifest
+    that does not read back keeps its repo's links and every blob its bytes name (all blobs,
+    if they cannot be read at all)."""
     cutoff = time.time() - older_than
-    keep = store.reservations.held().blobs
-    named = {
-        store.model_dir(info.provider, info.repo, info.commit) / f.path
-        for info in catalog.all()
-        for f in info.files
-    }
+    good, damaged = store.read_all()
+    named = {store.model_file(info, f) for _, info in good for f in info.files}
+    kept = {(d.provider, d.org.casefold(), d.name.casefold()) for d in damaged}
     orphans = [
         path
         for path in sorted(store.models.rglob("*"))
-        if path.is_file() and path not in named and path.stat().st_ctime < cutoff
+        if (st := _lstat(path)) is not None
+        and not stat.S_ISDIR(st.st_mode)
+        and path not in named
+        and _repo_key(store, path) not in kept
+        and st.st_ctime < cutoff
     ]
-    dropped = Counter(_inode(path.stat()) for path in orphans)
+    dropped = Counter(_inode(st) for path in orphans if (st := _lstat(path)) is not None)
+    keep_blobs = set(store.reservations.held().blobs)
+    for d in damaged:
+        keep_blobs |= d.hashes if d.hashes is not None else {b.name for b in store.iter_blobs()}
     blobs = [
         blob
         for blob in store.iter_blobs()
-        if blob.name not in keep
-        and (st := blob.stat()).st_nlink - dropped[_inode(st)] <= 1
+        if blob.name not in keep_blobs
+        and (st := _lstat(blob)) is not None
+        and stat.S_ISREG(st.st_mode)
+        and st.st_nlink - dropped[_inode(st)] <= 1
         and st.st_ctime < cutoff
     ]
+    aside = [p for p in _children(store.quarantine) if (st := _lstat(p)) and st.st_ctime < cutoff]
     if not dry_run:
         for path in orphans + blobs:
             path.unlink(missing_ok=True)
             prune_empty_dirs(path.parent, store.home)
-    return orphans + blobs
+        for path in aside:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+    return orphans + blobs + aside
+
+
+def _repo_key(store: Store, path: Path) -> tuple[str, str, str]:
+    parts = path.relative_to(store.models).parts
+    return (parts[0], parts[1].casefold(), parts[2].casefold()) if len(parts) > 3 else ("", "", "")
+
+
+def _children(folder: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir())
+    except OSError:
+        return []
 
 
 def _inode(st: os.stat_result) -> tuple[int, int]:

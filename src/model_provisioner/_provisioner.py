@@ -9,15 +9,25 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from ._aliases import AliasFile
 from ._catalog import Catalog
-from ._errors import UsageError
-from ._models import ModelInfo, VerifyReport
-from ._operations import collect_garbage, delete_entry, disk_usage, path_size, verify_entry
+from ._errors import DamagedManifest, IntegrityError, ModelNotFound, UsageError
+from ._fsutil import store_errors
+from ._models import ModelInfo, RepairReport, VerifyReport
+from ._operations import (
+    collect_garbage,
+    delete_entry,
+    disk_usage,
+    inspect_entry,
+    path_size,
+    sharing_entries,
+    usable_entry,
+    verify_entry,
+)
 from ._progress import DownloadProgress, ProgressCallback
 from ._references import ModelReference, parse_reference
 from ._store import Store
@@ -34,6 +44,23 @@ if TYPE_CHECKING:
     from ._remote import RemoteInspection
     from ._search import SearchHit
     from ._transfer import TransferOptions
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _store_errors(
+    method: Callable[Concatenate[ModelProvisioner, P], R],
+) -> Callable[Concatenate[ModelProvisioner, P], R]:
+    """A read-only or full home ends every call in one StoreNotWritable or DiskSpaceError."""
+
+    @functools.wraps(method)
+    def run(self: ModelProvisioner, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with store_errors(self.home):
+            return method(self, *args, **kwargs)
+
+    return run
 
 
 def default_home() -> Path:
@@ -108,25 +135,77 @@ class ModelProvisioner:
             return reference
         return parse_reference(reference, AliasFile(self.home))
 
+    @_store_errors
     def list_models(self) -> list[ModelInfo]:
         return self.catalog.all()
 
+    @_store_errors
+    def damaged_manifests(self) -> list[DamagedManifest]:
+        """Manifests that do not read back (``list`` shows them, ``verify --all`` fails on them)."""
+        return [bad.error() for bad in self.catalog.damaged()]
+
+    @_store_errors
     def find_local_model(self, reference: str) -> Path | None:
-        """The path a worker loads: the GGUF file (first part if split) or the model folder."""
+        """The path a worker loads: the GGUF file (first part if split) or the model folder.
+
+        Never a path that is missing or known damaged: that raises IntegrityError naming the
+        repair. Stat calls only, so this stays fast.
+        """
         entry = self.catalog.find(self.parse(reference))
-        return entry.info.model_path if entry else None
+        return usable_entry(self.store, entry).model_path if entry else None
 
     def find_local_projector(self, reference: str) -> Path | None:
         """The vision projector (``mmproj-*.gguf``) that came with the model, if any."""
         entry = self.catalog.find(self.parse(reference))
         return entry.info.projector_path if entry else None
 
+    @_store_errors
     def get_model_info(self, reference: str) -> ModelInfo:
         return self.catalog.get(self.parse(reference)).info
 
+    @_store_errors
+    def usable_model(self, reference: str | ModelReference) -> ModelInfo:
+        """The installed entry if every file is whole by stat; ModelNotFound or IntegrityError."""
+        return usable_entry(self.store, self.catalog.get(self.parse(reference)))
+
+    def whole_model(self, reference: str | ModelReference) -> ModelInfo | None:
+        """The installed entry if whole by stat; None if absent or damaged (a pull repairs it)."""
+        try:
+            return self.usable_model(reference)
+        except (ModelNotFound, IntegrityError):
+            return None
+
+    @_store_errors
+    def damage(self, reference: str) -> list[str]:
+        """What a pull would repair, by stat only: ``[]`` when whole or not installed."""
+        try:
+            entry = self.catalog.find(self.parse(reference))
+        except DamagedManifest as exc:
+            return exc.problems
+        return self.store.entry_problems(entry.info) if entry else []
+
+    @_store_errors
     def verify_model(self, reference: str) -> VerifyReport:
         return verify_entry(self.store, self.catalog.get(self.parse(reference)))
 
+    @_store_errors
+    def repair_model(self, reference: str) -> RepairReport:
+        """Verify; refetch what is damaged for every entry that shares it; verify again."""
+        entry = self.catalog.get(self.parse(reference))
+        found = inspect_entry(self.store, entry)
+        if found.ok:
+            return RepairReport(entry.info.reference, [], [], verify_entry(self.store, entry))
+        sharing = sharing_entries(self.catalog, entry, found)
+        for other in sharing:
+            # A file first seen here was allowed once; its repair may only fetch it the same way.
+            unverified = any(f.unverified for f in other.info.files)
+            self.install(other.info.reference, update=False, allow_unverified=unverified)
+        report = verify_entry(self.store, self.catalog.get(entry.ref))
+        return RepairReport(
+            entry.info.reference, found.problems, [e.info.reference for e in sharing], report
+        )
+
+    @_store_errors
     def delete_model(self, reference: str) -> ModelInfo:
         """Looked up and removed under the commit lock: a pull's commit is never half-seen."""
         ref = self.parse(reference)
@@ -135,9 +214,11 @@ class ModelProvisioner:
             delete_entry(self.store, self.catalog, entry)
         return entry.info
 
+    @_store_errors
     def get_total_disk_usage(self) -> int:
         return disk_usage(self.store)
 
+    @_store_errors
     def collect_garbage(self, older_than: float = 86400.0, *, dry_run: bool = False) -> list[Path]:
         """Stale partial downloads, and files a crash left unlisted, untouched for a while."""
         from ._partials import collect_stale_partials
@@ -149,6 +230,7 @@ class ModelProvisioner:
     def get_model_size(self, path: str | os.PathLike[str]) -> int:
         return path_size(Path(path))
 
+    @_store_errors
     def plan(self, reference: str, *, allow_unverified: bool = False) -> PullPlan:
         """What a pull would fetch, fetching nothing (``pull --dry-run``)."""
         return self._downloader().plan(self.parse(reference), allow_unverified=allow_unverified)
@@ -168,6 +250,7 @@ class ModelProvisioner:
 
         return search_gguf(self._settings(), text, limit)
 
+    @_store_errors
     def install(
         self,
         reference: str,

@@ -3,12 +3,15 @@
 blobs/sha256/ab/<sha256>                   verified content, one copy per content
 models/hf/<org>/<name>/<commit>/<path>     hard links to blobs: a plain model folder
 manifests/hf/<org>/<name>/<key>.json       one catalog entry, written last
+quarantine/<sha256>.<ns>                   content found damaged, moved aside, never linked again
 partial/                                   downloads in progress and their journals
 locks/                                     single-flight and commit locks
 
 Every name under ``partial/`` and ``locks/`` is built here and nowhere else: the transfer engine,
 garbage collection and the pull all ask this module, so they cannot disagree on which lock
-guards which file.
+guards which file. Every name joined into a path is checked for its form first (``_names``),
+and every path built is checked, resolved, to stay under its top folder: a symlink planted
+inside the store cannot redirect a write either.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ import os
 import re
 import stat
 import threading
+import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from ._errors import IntegrityError
+from ._errors import DamagedManifest, IntegrityError
 from ._fsutil import (
     atomic_write,
     durability,
@@ -34,19 +39,28 @@ from ._fsutil import (
     make_dirs,
     prune_empty_dirs,
 )
+from ._manifest import ManifestProblem, parse_manifest
 from ._models import ModelFile, ModelInfo
+from ._names import (
+    check_commit,
+    check_provider,
+    check_repo_id,
+    check_sha256,
+    is_git_sha1,
+    is_sha256,
+)
+from ._names import safe_relpath as safe_relpath  # where the hub still looks for it
 from ._references import ModelReference
 from ._reservations import Reservations
 
 if TYPE_CHECKING:
     from filelock import FileLock
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_SHA1 = re.compile(r"^[0-9a-f]{40}$")
 PARTIAL_SUFFIX = ".part"
 _JOURNAL = ".journal"
 _LOCK = ".lock"
 _TEMP = ".tmp"
+_HEX64 = re.compile(rb"[0-9a-f]{64}")
 
 
 # -- names of the files beside a partial download ---------------------------------------------
@@ -87,19 +101,19 @@ def partial_of(path: Path) -> Path | None:
     )
 
 
-def safe_relpath(path: str) -> str:
-    """Refuse a repo path that would land outside its folder: a hostile listing stops here."""
-    parts = path.split("/")
-    if (
-        not path
-        or path.startswith("/")
-        or "\\" in path
-        or "\x00" in path
-        or any(p in ("", ".", "..") for p in parts)
-        or re.match(r"^[A-Za-z]:", path)
-    ):
-        raise IntegrityError(f"the server listed a file outside the repository: {path!r}")
-    return path
+@dataclass(frozen=True)
+class Unreadable:
+    """A manifest that does not read back: where, why, and which blobs it may still name."""
+
+    manifest: Path
+    problem: str
+    provider: str
+    org: str
+    name: str
+    hashes: frozenset[str] | None  # every 64-hex string in its bytes; None: bytes unreadable
+
+    def error(self, hint: str | None = None) -> DamagedManifest:
+        return DamagedManifest(self.manifest, self.problem, hint=hint)
 
 
 class Store:
@@ -108,60 +122,256 @@ class Store:
         self.blobs = self.home / "blobs" / "sha256"
         self.models = self.home / "models"
         self.manifests = self.home / "manifests"
+        self.quarantine = self.home / "quarantine"
         self.partial = self.home / "partial"
         self.locks = self.home / "locks"
         self.reservations = Reservations(self.partial / "reservations")
-        self._cache: dict[Path, tuple[tuple[int, int, int], ModelInfo]] = {}
+        self._cache: dict[Path, tuple[tuple[int, int, int], ModelInfo | Unreadable]] = {}
 
     def ensure(self) -> None:
         for folder in (self.blobs, self.models, self.manifests, self.partial, self.locks):
             folder.mkdir(parents=True, exist_ok=True)
 
+    # -- blobs ----------------------------------------------------------------------------------
+
     def blob_path(self, sha256: str) -> Path:
-        if not _SHA256.match(sha256):
-            raise IntegrityError(f"not a sha256: {sha256!r}")
-        return self.blobs / sha256[:2] / sha256
+        return self.blobs / check_sha256(sha256)[:2] / sha256
+
+    def blob_stat(self, sha256: str) -> os.stat_result | None:
+        """The blob's own inode, if it is a regular file (a symlink or folder is damage)."""
+        try:
+            st = os.lstat(self.blob_path(sha256))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return st if stat.S_ISREG(st.st_mode) else None
 
     def has_blob(self, sha256: str, size: int) -> bool:
-        """A regular file of the right size under the blob's name (never a symlink)."""
-        return _is_file_of(self.blob_path(sha256), size)
+        """Present, a regular file, of the right size; quarantined content is gone from here."""
+        st = self.blob_stat(sha256)
+        return st is not None and st.st_size == size
 
     def is_verified_partial(self, partial: Path, size: int) -> bool:
         """A partial the engine finished: full size, and no journal (dropped once verified)."""
-        return _is_file_of(partial, size) and not journal_of(partial).exists()
+        try:
+            st = partial.lstat()
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        return stat.S_ISREG(st.st_mode) and st.st_size == size and not journal_of(partial).exists()
 
     def commit_blob(self, verified: Path, sha256: str) -> Path:
         """Name verified bytes by their hash; a racing writer produced the same bytes."""
-        blob = self.blob_path(sha256)
+        blob = self._inside(self.blob_path(sha256), self.blobs)
         make_dirs(blob.parent)
         os.chmod(verified, 0o444)
+        self._clear(blob)
         durability.replace(verified, blob)
         fsync_dir(blob.parent)
         return blob
 
+    def quarantine_blob(self, sha256: str) -> Path | None:
+        """Move damaged content aside: no pull sees it again, so the next one fetches it anew,
+        and every model-folder link to the old inode now reads as damaged. Best effort: on a
+        read-only store the damage is still reported, only not moved."""
+        return self._move_aside(self.blob_path(sha256), sha256)
+
+    def iter_blobs(self) -> Iterator[Path]:
+        for shard in _children(self.blobs):
+            yield from _children(shard)
+
+    def collect_blob(self, sha256: str, keep: frozenset[str] = frozenset()) -> None:
+        """A blob whose only link is its own name belongs to no model."""
+        if sha256 in keep:
+            return
+        blob = self.blob_path(sha256)
+        try:
+            if blob.stat().st_nlink <= 1:
+                blob.unlink()
+                prune_empty_dirs(blob.parent, self.blobs)
+        except FileNotFoundError:
+            pass
+
+    # -- model folders --------------------------------------------------------------------------
+
     def model_dir(self, provider: str, repo: str, commit: str) -> Path:
-        return self.models / provider / repo / commit
+        return self._inside(self._model_dir(provider, repo, commit), self.models)
+
+    def _model_dir(self, provider: str, repo: str, commit: str) -> Path:
+        return self.models / check_provider(provider) / check_repo_id(repo) / check_commit(commit)
+
+    def model_file(self, info: ModelInfo, f: ModelFile) -> Path:
+        return self.model_dir(info.provider, info.repo, info.commit) / safe_relpath(f.path)
+
+    def entry_problems(self, info: ModelInfo) -> list[str]:
+        """``path: problem`` for each file that is not its verified blob (stat calls only)."""
+        folder = self.model_dir(info.provider, info.repo, info.commit)
+        found = ((f, self.file_problem(folder / safe_relpath(f.path), f)) for f in info.files)
+        return [f"{f.path}: {problem}" for f, problem in found if problem is not None]
 
     def link_file(self, sha256: str, provider: str, repo: str, commit: str, path: str) -> Path:
-        dest = self.model_dir(provider, repo, commit) / safe_relpath(path)
+        folder = self.model_dir(provider, repo, commit)
+        dest = self._inside(folder / safe_relpath(path), self.models)
+        self._clear(dest)
         link_or_copy(self.blob_path(sha256), dest)
         return dest
 
     def check_link(self, f: ModelFile, provider: str, repo: str, commit: str) -> None:
         """Before a manifest names ``f``: its blob is whole and its model-folder file is that
         blob (the same inode; a copy of the right size where links are impossible)."""
-        blob = self.blob_path(f.sha256)
-        dest = self.model_dir(provider, repo, commit) / safe_relpath(f.path)
+        link = self.model_dir(provider, repo, commit) / safe_relpath(f.path)
+        problem = self.file_problem(link, f)
+        if problem == "missing" or problem == "its blob is missing or quarantined":
+            raise IntegrityError(f"{f.path} vanished during the commit")
+        if problem is not None:
+            raise IntegrityError(f"{f.path} is not its blob after linking ({problem})")
+
+    def file_problem(self, link: Path, f: ModelFile) -> str | None:
+        """Why a model-folder file is not its verified blob, from stat calls only (``path``
+        stays fast): missing, not a regular file, wrong size, or another inode than the blob
+        (whose name is gone once quarantined)."""
         try:
-            b, d = blob.lstat(), dest.lstat()
-        except FileNotFoundError as exc:
-            raise IntegrityError(f"{f.path} vanished during the commit") from exc
-        whole = stat.S_ISREG(b.st_mode) and stat.S_ISREG(d.st_mode) and b.st_size == f.size
-        same = (b.st_dev, b.st_ino) == (d.st_dev, d.st_ino) or (
-            b.st_nlink == 1 and d.st_size == f.size
-        )
-        if not (whole and same):
-            raise IntegrityError(f"{f.path} is not its blob after linking")
+            st = os.lstat(link)
+        except (FileNotFoundError, NotADirectoryError):
+            return "missing"
+        except OSError as exc:
+            return f"unreadable ({exc.strerror})"
+        if not stat.S_ISREG(st.st_mode):
+            return "not a regular file"
+        if st.st_size != f.size:
+            return f"size {st.st_size}, expected {f.size}"
+        blob = self.blob_stat(f.sha256)
+        if blob is None:
+            return "its blob is missing or quarantined"
+        if blob.st_size != f.size:
+            return f"its blob has size {blob.st_size}, expected {f.size}"
+        # Where links are impossible (another device, a filesystem without hard links) the
+        # folder holds a copy and the blob keeps its one link: there the size is all stat tells.
+        if (st.st_dev, st.st_ino) != (blob.st_dev, blob.st_ino) and blob.st_nlink > 1:
+            return "not the stored blob"
+        return None
+
+    # -- manifests ------------------------------------------------------------------------------
+
+    def manifest_path(self, ref: ModelReference, repo: str) -> Path:
+        key = quote(ref.selection_key, safe="")
+        folder = self.manifests / check_provider(ref.provider) / check_repo_id(repo)
+        return self._inside(folder / f"{key}.json", self.manifests)
+
+    def write_manifest(self, info: ModelInfo, ref: ModelReference) -> Path:
+        path = self.manifest_path(ref, info.repo)
+        self.save_manifest(path, info)
+        return path
+
+    def save_manifest(self, path: Path, info: ModelInfo) -> None:
+        body = json.dumps(info.to_json(self.home), indent=2, sort_keys=True).encode()
+        atomic_write(self._inside(path, self.manifests), body + b"\n")
+
+    def read_repo(
+        self, provider: str, repo: str
+    ) -> tuple[list[tuple[Path, ModelInfo]], list[Unreadable]]:
+        """Entries of one repo (its id compared without case, as on the Hub), and the
+        manifests in its folder that do not read back."""
+        org, _, name = repo.partition("/")
+        base = self.manifests / provider
+        paths: list[Path] = []
+        for org_name in _named(base, org):
+            for repo_name in _named(base / org_name, name):
+                paths += sorted((base / org_name / repo_name).glob("*.json"))
+        return _split(self._read_all(paths))
+
+    def manifests_of(self, provider: str, repo: str) -> Iterator[tuple[Path, ModelInfo]]:
+        yield from self.read_repo(provider, repo)[0]
+
+    def read_all(self) -> tuple[list[tuple[Path, ModelInfo]], list[Unreadable]]:
+        return _split(self._read_all(map(Path, sorted(_manifest_files(str(self.manifests))))))
+
+    def all_manifests(self) -> Iterator[tuple[Path, ModelInfo]]:
+        yield from self.read_all()[0]
+
+    def _read_all(self, paths: Iterable[Path]) -> Iterator[tuple[Path, ModelInfo | Unreadable]]:
+        for path in paths:
+            found = self._read(path)
+            if found is not None:
+                yield path, found
+
+    def _read(self, path: Path) -> ModelInfo | Unreadable | None:
+        """A checked manifest, cached by its stat: a busy server lists without re-parsing.
+
+        Manifests are replaced by rename, never edited in place, so a changed file always
+        has a new inode or mtime. None: it vanished since the folder was listed.
+        """
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISREG(st.st_mode):
+                return self._unreadable(path, "not a regular file", None)
+            key = (st.st_ino, st.st_mtime_ns, st.st_size)
+            cached = self._cache.get(path)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return self._unreadable(path, f"cannot be read ({exc.strerror})", None)
+        found: ModelInfo | Unreadable
+        try:
+            found = parse_manifest(raw, self.home)
+            self._check_place(path, found)
+        except (ManifestProblem, IntegrityError) as exc:
+            hashes = frozenset(h.decode() for h in _HEX64.findall(raw))
+            found = self._unreadable(path, str(exc), hashes)
+        self._cache[path] = (key, found)
+        return found
+
+    def _check_place(self, path: Path, info: ModelInfo) -> None:
+        """A manifest speaks only for the repo whose folder holds it, and points into it."""
+        provider, org, name = path.parent.relative_to(self.manifests).parts
+        if (provider, f"{org}/{name}".casefold()) != (info.provider, info.repo.casefold()):
+            raise ManifestProblem(f"names {info.repo!r} but sits in {org}/{name}")
+        folder = self._model_dir(info.provider, info.repo, info.commit)
+        if info.model_path not in {folder} | {folder / f.path for f in info.files}:
+            raise ManifestProblem(f"model_path {str(info.model_path)!r} is not its own")
+
+    def _unreadable(self, path: Path, problem: str, hashes: frozenset[str] | None) -> Unreadable:
+        parts = path.parent.relative_to(self.manifests).parts
+        provider, org, name = parts if len(parts) == 3 else ("", "", "")
+        return Unreadable(path, problem, provider, org, name, hashes)
+
+    def remove_manifest(self, path: Path) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._inside(path, self.manifests).unlink()
+        fsync_dir(path.parent)
+        prune_empty_dirs(path.parent, self.manifests)
+
+    def release(self, info: ModelInfo, still_used: set[tuple[str, str]]) -> None:
+        """Unlink what only this entry used, then drop blobs nothing links any more (and no
+        live pull is about to link)."""
+        keep = self.reservations.held().blobs
+        for f in info.files:
+            if (info.commit, f.path) in still_used:
+                continue
+            target = self.model_file(info, f)
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+            prune_empty_dirs(target.parent, self.models)
+            self.collect_blob(f.sha256, keep)
+
+    def files_under(self, provider: str, org: str, name: str) -> set[tuple[str, str]]:
+        """(commit, path) of every file in a repo's model folders, its name without case."""
+        found: set[tuple[str, str]] = set()
+        for org_dir in _children(self.models / provider):
+            if org_dir.name.casefold() != org.casefold():
+                continue
+            for repo_dir in _children(org_dir):
+                if repo_dir.name.casefold() != name.casefold():
+                    continue
+                for commit_dir in _children(repo_dir):
+                    for root, _dirs, names in os.walk(commit_dir):
+                        for leaf in names:
+                            rel = Path(root, leaf).relative_to(commit_dir).as_posix()
+                            found.add((commit_dir.name, rel))
+        return found
+
+    # -- partials and locks ---------------------------------------------------------------------
 
     def partial_path(
         self, sha256: str | None, git_sha1: str | None, unverified_key: str | None = None
@@ -172,9 +382,9 @@ class Store:
         commit and path, hashed), so two such files never share a partial.
         """
         if sha256:
-            if _SHA256.match(sha256):
+            if is_sha256(sha256):
                 return self.partial / f"{sha256}{PARTIAL_SUFFIX}"
-        elif git_sha1 and _SHA1.match(git_sha1):
+        elif git_sha1 and is_git_sha1(git_sha1):
             return self.partial / f"git-{git_sha1}{PARTIAL_SUFFIX}"
         elif unverified_key and not git_sha1:
             key = hashlib.sha256(unverified_key.encode()).hexdigest()
@@ -196,97 +406,46 @@ class Store:
         self.locks.mkdir(parents=True, exist_ok=True)
         return FileLock(self.locks / f"{quote(name, safe='')}{_LOCK}", timeout=timeout)
 
-    def manifest_path(self, ref: ModelReference, repo: str) -> Path:
-        key = quote(ref.selection_key, safe="")
-        return self.manifests / ref.provider / repo / f"{key}.json"
+    # -- helpers --------------------------------------------------------------------------------
 
-    def write_manifest(self, info: ModelInfo, ref: ModelReference) -> Path:
-        path = self.manifest_path(ref, info.repo)
-        self.save_manifest(path, info)
+    def _inside(self, path: Path, top: Path) -> Path:
+        """The last line of defence: ``path``'s folder, resolved, stays under ``top`` (resolved
+        too, so a home or top folder that is itself a symlink to a bigger disk still works).
+        The last name is not followed: writes replace it by rename, never write through it."""
+        real_top = os.path.realpath(top)
+        real = os.path.join(os.path.realpath(path.parent), path.name)
+        if real != real_top and not real.startswith(real_top.rstrip(os.sep) + os.sep):
+            raise IntegrityError(f"refusing a path that leaves the store: {path}")
         return path
 
-    def save_manifest(self, path: Path, info: ModelInfo) -> None:
-        body = json.dumps(info.to_json(self.home), indent=2, sort_keys=True).encode()
-        atomic_write(path, body + b"\n")
+    def _clear(self, dest: Path) -> None:
+        """A folder where a file belongs (damage, or a hostile listing) is moved aside."""
+        with contextlib.suppress(OSError):
+            if stat.S_ISDIR(os.lstat(dest).st_mode):
+                self._move_aside(dest, dest.name)
 
-    def manifests_of(self, provider: str, repo: str) -> Iterator[tuple[Path, ModelInfo]]:
-        """Entries of one repo, its id compared without case as on the Hub."""
-        org, _, name = repo.partition("/")
-        base = self.manifests / provider
-        for org_name in _named(base, org):
-            for repo_name in _named(base / org_name, name):
-                yield from self._read_all(sorted((base / org_name / repo_name).glob("*.json")))
-
-    def all_manifests(self) -> Iterator[tuple[Path, ModelInfo]]:
-        yield from self._read_all(map(Path, sorted(_manifest_files(str(self.manifests)))))
-
-    def _read_all(self, paths: Iterable[Path]) -> Iterator[tuple[Path, ModelInfo]]:
-        for path in paths:
-            info = self._read(path)
-            if info is not None:
-                yield path, info
-
-    def _read(self, path: Path) -> ModelInfo | None:
-        """A parsed manifest, cached by its stat: a busy server lists without re-parsing.
-
-        Manifests are replaced by rename, never edited in place, so a changed file always
-        has a new inode or mtime.
-        """
+    def _move_aside(self, path: Path, label: str) -> Path | None:
+        dest = self.quarantine / f"{label}.{time.time_ns()}"
         try:
-            st = path.stat()
-            key = (st.st_ino, st.st_mtime_ns, st.st_size)
-            cached = self._cache.get(path)
-            if cached is not None and cached[0] == key:
-                return cached[1]
-            info = ModelInfo.from_json(json.loads(path.read_bytes()), self.home)
-        except (OSError, ValueError, KeyError, TypeError):
+            self.quarantine.mkdir(parents=True, exist_ok=True)
+            os.replace(path, dest)
+        except OSError:
             return None
-        self._cache[path] = (key, info)
-        return info
-
-    def remove_manifest(self, path: Path) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
         fsync_dir(path.parent)
-        prune_empty_dirs(path.parent, self.manifests)
-
-    def release(self, info: ModelInfo, still_used: set[tuple[str, str]]) -> None:
-        """Unlink what only this entry used, then drop blobs nothing links any more (and no
-        live pull is about to link)."""
-        keep = self.reservations.held().blobs
-        folder = self.model_dir(info.provider, info.repo, info.commit)
-        for f in info.files:
-            if (info.commit, f.path) in still_used:
-                continue
-            target = folder / safe_relpath(f.path)
-            with contextlib.suppress(FileNotFoundError):
-                target.unlink()
-            prune_empty_dirs(target.parent, self.models)
-            self.collect_blob(f.sha256, keep)
-
-    def collect_blob(self, sha256: str, keep: frozenset[str] = frozenset()) -> None:
-        """A blob whose only link is its own name belongs to no model."""
-        if sha256 in keep:
-            return
-        blob = self.blob_path(sha256)
-        try:
-            if blob.stat().st_nlink <= 1:
-                blob.unlink()
-                prune_empty_dirs(blob.parent, self.blobs)
-        except FileNotFoundError:
-            pass
-
-    def iter_blobs(self) -> Iterator[Path]:
-        for shard in _children(self.blobs):
-            yield from _children(shard)
+        return dest
 
 
-def _is_file_of(path: Path, size: int) -> bool:
-    try:
-        st = path.lstat()
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-    return stat.S_ISREG(st.st_mode) and st.st_size == size
+def _split(
+    found: Iterable[tuple[Path, ModelInfo | Unreadable]],
+) -> tuple[list[tuple[Path, ModelInfo]], list[Unreadable]]:
+    good: list[tuple[Path, ModelInfo]] = []
+    bad: list[Unreadable] = []
+    for path, item in found:
+        if isinstance(item, Unreadable):
+            bad.append(item)
+        else:
+            good.append((path, item))
+    return good, bad
 
 
 def _manifest_files(root: str) -> list[str]:

@@ -2,6 +2,8 @@
 
 On a terminal: ``NAME  SIZE  MODIFIED`` like ``ollama list``. In a pipe: tab-separated
 ``name, reference, size in bytes, downloaded at, path``, one line per model. ``-q``: names only.
+A manifest that does not read back is listed as damaged: on stderr, and in ``--json`` as
+``{"damaged": true, "manifest", "problem"}``.
 """
 
 from __future__ import annotations
@@ -38,12 +40,24 @@ from ._table import aligned, is_terminal, tab_separated
 def list_models(
     app: App, quiet: bool, filters: tuple[str, ...], sort: str | None, limit: int | None
 ) -> None:
-    """List installed models."""
+    """List installed models (and manifests that are damaged)."""
     now = time.time()
     rows = select_rows(app.provisioner.list_models(), now, filters, sort, limit)
+    damaged = app.provisioner.damaged_manifests()
     if app.json_output:
-        app.emit_json([r.info.summary() for r in rows])
-    elif not rows:
+        app.emit_json(
+            [r.info.summary() for r in rows]
+            + [
+                {"damaged": True, "manifest": str(d.manifest), "problem": d.problem}
+                for d in damaged
+            ]
+        )
+        return
+    for d in damaged:
+        click.echo(f"damaged: {d.manifest}: {d.problem}", err=True)
+    if not rows and damaged:
+        return
+    if not rows:
         click.echo("no installed model matches" if filters else "no models installed", err=True)
     elif quiet:
         sys.stdout.write("".join(f"{r.name}\n" for r in rows))

@@ -61,6 +61,7 @@ def pull(
         if dry_run:
             _show_plan(app, reference, allow_unverified)
             continue
+        damage = app.provisioner.damage(reference)
         with ProgressView(app) as view, cancel_on_signals() as cancel:
             info = app.provisioner.install(
                 reference,
@@ -70,8 +71,12 @@ def pull(
                 allow_unverified=allow_unverified,
             )
         if app.json_output:
+            if damage:
+                app.emit_json({"event": "repaired", "problems": damage})
             app.emit_json({"event": "result", **info.summary()})
         else:
+            for problem in damage:
+                app.echo(f"repaired {problem}")
             app.echo(result_line(info))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .._errors import IntegrityError
+from .._models import VerifyReport
 from .._units import format_bytes
 from ._app import App, global_options
 
@@ -12,35 +13,68 @@ from ._app import App, global_options
 @click.command()
 @click.argument("references", nargs=-1)
 @click.option("--all", "every", is_flag=True, help="Verify every installed model.")
+@click.option(
+    "--repair", is_flag=True, help="Fetch damaged files again, for every model that shares them."
+)
 @global_options
 @click.pass_obj
-def verify(app: App, references: tuple[str, ...], every: bool) -> None:
+def verify(app: App, references: tuple[str, ...], every: bool, repair: bool) -> None:
     """Check sizes, sha256 and structure of installed models against their manifests."""
-    targets = list(references) or (
-        [m.reference for m in app.provisioner.list_models()] if every else []
-    )
-    if not targets:
+    if not references and not every:
         raise click.UsageError("name a model, or pass --all")
+    targets = list(references) or [m.reference for m in app.provisioner.list_models()]
     failed: list[IntegrityError] = []
+    if every and not references:
+        for bad in app.provisioner.damaged_manifests():
+            failed.append(bad)
+            _report_failure(app, str(bad.manifest), bad)
+        if not targets and not failed:
+            app.say("no models installed")
     for reference in targets:
         try:
-            report = app.provisioner.verify_model(reference)
+            if repair:
+                _repair(app, reference)
+            else:
+                _report_ok(app, app.provisioner.verify_model(reference))
         except IntegrityError as exc:
             failed.append(exc)
-            if app.json_output:
-                app.emit_json({"reference": reference, "ok": False, "problems": exc.problems})
-            else:
-                app.say(f"[red]✗[/] {reference}")
-                for problem in exc.problems:
-                    app.say(f"    {problem}")
-            continue
-        if app.json_output:
-            app.emit_json(
-                {"reference": report.reference, "ok": True, "bytes": report.bytes_checked}
-            )
-        else:
-            app.say(
-                f"[green]✓[/] {report.reference} ({format_bytes(report.bytes_checked)} checked)"
-            )
+            _report_failure(app, reference, exc)
     if failed:
         raise failed[0] if len(failed) == 1 else IntegrityError(f"{len(failed)} models are damaged")
+
+
+def _repair(app: App, reference: str) -> None:
+    done = app.provisioner.repair_model(reference)
+    if app.json_output:
+        app.emit_json(
+            {
+                "reference": done.reference,
+                "ok": True,
+                "bytes": done.report.bytes_checked,
+                "repaired": done.problems,
+                "entries": done.repaired,
+            }
+        )
+        return
+    for problem in done.problems:
+        app.say(f"[yellow]repaired[/] {problem}")
+    for other in done.repaired:
+        if other != done.reference:
+            app.say(f"    also repaired {other}, which shares it")
+    _report_ok(app, done.report)
+
+
+def _report_ok(app: App, report: VerifyReport) -> None:
+    if app.json_output:
+        app.emit_json({"reference": report.reference, "ok": True, "bytes": report.bytes_checked})
+    else:
+        app.say(f"[green]✓[/] {report.reference} ({format_bytes(report.bytes_checked)} checked)")
+
+
+def _report_failure(app: App, what: str, exc: IntegrityError) -> None:
+    if app.json_output:
+        app.emit_json({"reference": what, "ok": False, "problems": exc.problems})
+        return
+    app.say(f"[red]✗[/] {what}")
+    for problem in exc.problems:
+        app.say(f"    {problem}")

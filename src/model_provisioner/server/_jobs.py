@@ -176,9 +176,9 @@ class JobManager:
         if running is not None:
             return Submission(job=running, joined=True)
         if not update:
-            entry = self.provisioner.catalog.find(ref)
-            if entry is not None:
-                return Submission(model=entry.info)
+            model = self.provisioner.whole_model(ref)
+            if model is not None:
+                return Submission(model=model)
         return Submission(job=self._start(ref, key, update, allow_unverified))
 
     def get(self, job_id: str) -> Job:

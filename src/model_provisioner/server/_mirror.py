@@ -1,9 +1,10 @@
 """The store seen as a read-only Hub: commits, file listings and file locations from manifests.
 
 A revision resolves to the commit of the installed entry that asked for it (or to the commit
-itself), and a commit's files are the union of what every installed entry of that commit holds:
-a mirror can only offer what it has. JSON shapes follow what huggingface_hub reads
-(``ModelInfo``, ``RepoFile``, ``RepoFolder``); no network, only manifests and blobs.
+itself), and a commit's files are the union of what every installed entry of that commit holds
+whole (its blob a regular file of the right size): a mirror can only offer what it has. JSON
+shapes follow what huggingface_hub reads (``ModelInfo``, ``RepoFile``, ``RepoFolder``); no
+network, only manifests and blobs.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from urllib.parse import quote
 
 from .._errors import EntryNotFound, RepoNotFound, RevisionNotFound
 from .._models import ModelFile, ModelInfo
-from .._store import Store, safe_relpath
+from .._store import Store
 
 PROVIDER = "hf"
 
@@ -180,9 +181,8 @@ class Mirror:
         files: dict[str, MirrorFile] = {}
         for info in same:
             for f in info.files:
-                if f.path not in files:
-                    local = self._local(info.repo, commit, f.sha256, f.path)
-                    files[f.path] = MirrorFile.of(f, local)
+                if f.path not in files and self.store.has_blob(f.sha256, f.size):
+                    files[f.path] = MirrorFile.of(f, self.store.blob_path(f.sha256))
         return MirrorSnapshot(
             repo=same[0].repo,
             commit=commit,
@@ -205,15 +205,12 @@ class Mirror:
         return rev, path
 
     def file_path(self, snapshot: MirrorSnapshot, path: str) -> Path:
+        """The immutable, verified blob, and only while it is a regular file of its size: a
+        blob replaced by a symlink or quarantined is never served (nor is a model-folder link)."""
         f = snapshot.file(path)
-        return self._local(snapshot.repo, snapshot.commit, f.sha256, f.path)
-
-    def _local(self, repo: str, commit: str, sha256: str, path: str) -> Path:
-        """The immutable, verified blob; the model folder's link if the blob is gone."""
-        blob = self.store.blob_path(sha256)
-        if blob.exists():
-            return blob
-        return self.store.model_dir(PROVIDER, repo, commit) / safe_relpath(path)
+        if not self.store.has_blob(f.sha256, f.size):
+            raise EntryNotFound(f"{snapshot.repo}@{snapshot.commit[:12]} has no whole {path!r}")
+        return self.store.blob_path(f.sha256)
 
     @staticmethod
     def _commit(infos: list[ModelInfo], revision: str) -> str | None:

@@ -40,8 +40,9 @@ def delete_model(reference: str, provisioner: Provisioner) -> ModelOut:
 
 @router.get("/v1/paths/{reference:path}")
 def model_path(reference: str, provisioner: Provisioner) -> ModelPath:
-    """The path a worker loads (GGUF file, first split part, or folder); 404 if not installed."""
-    info = provisioner.get_model_info(reference)
+    """The path a worker loads (GGUF file, first split part, or folder); 404 if not installed,
+    409 if a file is missing or known damaged (``pull`` repairs it)."""
+    info = provisioner.usable_model(reference)
     return ModelPath(reference=info.reference, path=str(info.model_path))
 
 

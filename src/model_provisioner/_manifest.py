@@ -1,0 +1,139 @@
+"""Reading a manifest back: every field checked for type and form before anything uses it.
+
+A manifest is our own file, but the disk is outside data: a torn copy, a hand edit, a file from
+another version or another machine. One that does not check out raises ManifestProblem (the
+store reports it as a DamagedManifest) and never stops the others from being read.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ._errors import IntegrityError, InvalidReference
+from ._models import HASH_FIRST_SEEN, HASH_PUBLISHED, MANIFEST_SCHEMA, ModelFile, ModelInfo
+from ._names import is_git_sha1, is_repo_id, is_sha256, safe_relpath
+from ._references import PROVIDERS, parse_reference
+
+
+class ManifestProblem(ValueError):
+    """What is wrong with one manifest, in a few words."""
+
+
+def parse_manifest(raw: bytes, home: Path) -> ModelInfo:
+    """The ModelInfo a manifest's bytes describe, or ManifestProblem."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise ManifestProblem("not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise ManifestProblem("not a JSON object")
+    schema = data.get("schema", MANIFEST_SCHEMA)
+    if type(schema) is not int or schema != MANIFEST_SCHEMA:
+        raise ManifestProblem(f"unknown schema {schema!r}")
+    provider = _opt_str(data, "provider") or "hf"
+    if provider not in PROVIDERS:
+        raise ManifestProblem(f"unknown provider {provider!r}")
+    repo = _str(data, "repo")
+    if not is_repo_id(repo):
+        raise ManifestProblem(f"repo {repo!r} is not a repository id")
+    reference = _str(data, "reference")
+    revision = _str(data, "revision")
+    selector = _opt_str(data, "selector")
+    _check_reference(reference, repo, revision, selector)
+    commit = _str(data, "commit")
+    if not is_git_sha1(commit):
+        raise ManifestProblem(f"commit {commit!r} is not a 40-hex sha")
+    files = _files(data.get("files"))
+    model_path = _str(data, "model_path")
+    try:
+        safe_relpath(model_path)
+    except IntegrityError as exc:
+        raise ManifestProblem(f"model_path {model_path!r} leaves the store") from exc
+    metadata = data.get("metadata") or {}
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) for k in metadata):
+        raise ManifestProblem("metadata is not an object")
+    return ModelInfo(
+        reference=reference,
+        repo=repo,
+        revision=revision,
+        selector=selector,
+        commit=commit,
+        format=_str(data, "format"),
+        model_path=home / model_path,
+        files=files,
+        downloaded_at=_str(data, "downloaded_at"),
+        verified_at=_opt_str(data, "verified_at"),
+        metadata=metadata,
+        provider=provider,
+        endpoint=_opt_str(data, "endpoint"),
+    )
+
+
+def _check_reference(reference: str, repo: str, revision: str, selector: str | None) -> None:
+    try:
+        ref = parse_reference(reference)
+    except InvalidReference as exc:
+        raise ManifestProblem(f"reference {reference!r} does not parse") from exc
+    if ref.canonical != reference:
+        raise ManifestProblem(f"reference {reference!r} is not canonical")
+    if ref.repo.casefold() != repo.casefold():
+        raise ManifestProblem(f"reference {reference!r} names another repo than {repo!r}")
+    if (ref.revision, ref.selector) != (revision, selector):
+        raise ManifestProblem(f"revision or selector disagree with reference {reference!r}")
+
+
+def _files(value: object) -> list[ModelFile]:
+    if not isinstance(value, list) or not value:
+        raise ManifestProblem("files is not a non-empty list")
+    files = [_file(item) for item in value]
+    paths = [f.path for f in files]
+    if len(set(paths)) != len(paths):
+        raise ManifestProblem("a file is listed twice")
+    folders = {"/".join(p.split("/")[:i]) for p in paths for i in range(1, p.count("/") + 1)}
+    clash = folders & set(paths)
+    if clash:
+        raise ManifestProblem(f"{sorted(clash)[0]!r} is both a file and a folder")
+    return files
+
+
+def _file(item: object) -> ModelFile:
+    if not isinstance(item, dict):
+        raise ManifestProblem("a file entry is not an object")
+    path = _str(item, "path")
+    try:
+        safe_relpath(path)
+    except IntegrityError as exc:
+        raise ManifestProblem(f"file path {path!r} leaves the model folder") from exc
+    size = item.get("size")
+    if type(size) is not int or size < 0:
+        raise ManifestProblem(f"{path}: size {size!r} is not a byte count")
+    sha256 = item.get("sha256")
+    if not is_sha256(sha256):
+        raise ManifestProblem(f"{path}: sha256 {sha256!r} is not 64 hex digits")
+    git_sha1 = item.get("git_sha1")
+    if git_sha1 is not None and not is_git_sha1(git_sha1):
+        raise ManifestProblem(f"{path}: git_sha1 {git_sha1!r} is not 40 hex digits")
+    lfs = item.get("lfs", False)
+    if type(lfs) is not bool:
+        raise ManifestProblem(f"{path}: lfs {lfs!r} is not true or false")
+    hash_source = item.get("hash_source", HASH_PUBLISHED)
+    if hash_source not in (HASH_PUBLISHED, HASH_FIRST_SEEN):
+        raise ManifestProblem(f"{path}: hash_source {hash_source!r} is unknown")
+    assert isinstance(sha256, str)
+    return ModelFile(path, size, sha256, git_sha1, lfs, hash_source)
+
+
+def _str(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise ManifestProblem(f"{key} is missing or not a string")
+    return value
+
+
+def _opt_str(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ManifestProblem(f"{key} is not a string")
+    return value
