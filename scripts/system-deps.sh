@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Debian packages some tests use (headless Chromium for the web page); best effort, as root.
+# Debian packages some tests use (headless Chromium for the web page, tinyproxy for the proxy
+# tests); best effort, as root.
 set -uo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium chromium-driver)
+command -v tinyproxy >/dev/null 2>&1 || need+=(tinyproxy)
 [ ${#need[@]} -eq 0 ] && exit 0
 [ "$(id -u)" -eq 0 ] || exit 1
 export DEBIAN_FRONTEND=noninteractive

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         RevisionNotFound,
         ShuttingDown,
         StoreNotWritable,
+        TLSError,
         Unauthorized,
         UsageError,
     )
@@ -59,6 +60,7 @@ _ERRORS = (
     "RevisionNotFound",
     "ShuttingDown",
     "StoreNotWritable",
+    "TLSError",
     "Unauthorized",
     "UsageError",
 )
@@ -104,6 +106,7 @@ __all__ = [
     "ShuttingDown",
     "Stage",
     "StoreNotWritable",
+    "TLSError",
     "TransferOptions",
     "Unauthorized",
     "UsageError",

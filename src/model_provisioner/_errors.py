@@ -19,6 +19,7 @@ class attributes; nothing else decides them.
     ├── AuthError                    exit 6  (401)  gated or private repo, bad token
     │   └── Unauthorized             exit 6  (401)  the service wants its bearer token
     ├── NetworkError                 exit 1  (502)  the Hub or a mirror failed us
+    │   └── TLSError                 exit 1  (502)  a certificate rejected, or no TLS at all
     ├── OfflineError                 exit 1  (503)  HF_HUB_OFFLINE and the model is not here
     ├── Cancelled                    exit 1  (499)  a download was cancelled; its partial stays
     └── ShuttingDown                 exit 1  (503)  the service is stopping (service)
@@ -138,6 +139,12 @@ class NetworkError(ProvisionerError):
     reference = "network-error"
     exit_code = 1
     http_status = 502
+
+
+class TLSError(NetworkError):
+    """A server's certificate was rejected (untrusted, expired, another host's): not retried."""
+
+    reference = "tls-error"
 
 
 class OfflineError(ProvisionerError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import ssl
 import sys
 import threading
 from pathlib import Path
@@ -26,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connection-rate", type=float, default=0.0, help="bytes/s each")
     parser.add_argument("--link-rate", type=float, default=0.0, help="bytes/s in all")
     parser.add_argument("--response-delay", type=float, default=0.0, help="seconds per answer")
+    parser.add_argument("--tls-cert", type=Path, help="serve https with this PEM certificate")
+    parser.add_argument("--tls-key", type=Path, help="... and this PEM key")
     parser.add_argument(
         "--demo", action="store_true", help="add a small GGUF repo if root is empty"
     )
@@ -37,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
 
         make_gguf_repo(hub, "TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF")
         make_safetensors_repo(hub, "sentence-transformers/all-MiniLM-L6-v2")
+    tls = None
+    if args.tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
     server = HubServer(
         hub,
         host=args.host,
@@ -49,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         connection_rate=args.connection_rate,
         link_rate=args.link_rate,
         response_delay=args.response_delay,
+        tls=tls,
     )
     url = server.start()
     print(url, flush=True)

@@ -35,7 +35,7 @@ def start_subprocess_server(
     )
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
-    if not url.startswith("http://"):
+    if not url.startswith(("http://", "https://")):
         proc.kill()
         proc.wait()
         raise RuntimeError(f"fixture server did not start (exit {proc.poll()}): {url!r}")

@@ -24,6 +24,7 @@ class LoggedRequest:
     listener: str  # "hub" or "cdn"
     range: str | None
     authorization: bool
+    peer_host: str = ""  # the client's address: a proxy's when the request came through one
     status: int = 0
     bytes_sent: int = 0
     repo_id: str | None = None

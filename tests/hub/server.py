@@ -16,6 +16,7 @@ import hmac
 import json
 import secrets
 import socket
+import ssl
 import struct
 import termios
 import threading
@@ -67,6 +68,8 @@ class ServerOptions:
     connection_rate: float = 0.0
     link_rate: float = 0.0
     response_delay: float = 0.0
+    tls: ssl.SSLContext | None = None  # serve https on both listeners
+    cdn_tls: ssl.SSLContext | None = None  # the CDN's own certificate (default: ``tls``'s)
 
 
 class HubError(Exception):
@@ -150,6 +153,7 @@ class HubApp:
             range=request.headers.get("Range"),
             authorization="Authorization" in request.headers,
             peer=_peer_port(request),
+            peer_host=request.remote or "",
         )
         req = _Request(request, entry, listener, segments)
         self.log.begin()
@@ -727,19 +731,25 @@ class HubServer:
 
     async def _serve(self) -> None:
         opts = self.options
-        cdn_port = await self._listen(self.app.handle_cdn, opts.cdn_host, opts.cdn_port)
-        self.cdn_url = self.app.cdn_url = f"http://{opts.cdn_host}:{cdn_port}"
-        port = await self._listen(self.app.handle_hub, opts.host, opts.port)
-        self.url = f"http://{opts.host}:{port}"
+        scheme = "https" if opts.tls else "http"
+        cdn_tls = opts.cdn_tls or opts.tls
+        cdn_port = await self._listen(self.app.handle_cdn, opts.cdn_host, opts.cdn_port, cdn_tls)
+        self.cdn_url = self.app.cdn_url = f"{scheme}://{opts.cdn_host}:{cdn_port}"
+        port = await self._listen(self.app.handle_hub, opts.host, opts.port, opts.tls)
+        self.url = f"{scheme}://{opts.host}:{port}"
 
     async def _listen(
-        self, handler: Callable[[web.Request], Awaitable[web.StreamResponse]], host: str, port: int
+        self,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+        host: str,
+        port: int,
+        tls: ssl.SSLContext | None,
     ) -> int:
         app = web.Application(client_max_size=64 << 20)
         app.router.add_route("*", "/{tail:.*}", handler)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, host, port, reuse_address=True)
+        site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=tls)
         await site.start()
         self._runners.append(runner)
         return int(runner.addresses[-1][1])

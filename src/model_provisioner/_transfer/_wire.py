@@ -1,5 +1,8 @@
 """HTTP on the wire: keep-alive connections, ranged GETs, redirects, and error translation.
 
+Connections go direct or through the environment's proxy, and trust the environment's
+certificates, as decided in ../_network.py (the same way huggingface_hub's client decides).
+
 ``http.client`` over blocking sockets, one connection per worker thread and host: on loopback
 it moves well over 1 GB/s per connection with ``readinto`` into a reused buffer (measured in
 benchmarks/pull.py against httpx, which copies each chunk into a new ``bytes``).
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import http.client
+import re
 import socket
 import ssl
 from collections.abc import Callable, Iterator
@@ -22,6 +26,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from .._errors import AuthError, DiskSpaceError, ModelNotFound, NetworkError
+from .._network import Network, Proxy, certificate_error, network
 from .._units import format_bytes
 
 RECV_BUFFER = 4 << 20
@@ -125,25 +130,59 @@ def parse_content_range(value: str | None) -> tuple[int, int, int | None] | None
         return None
 
 
+@dataclass
+class Connection:
+    """A keep-alive connection to one origin, direct or through a proxy.
+
+    Through a proxy, https goes through a CONNECT tunnel (TLS end to end: the proxy sees
+    neither the token nor the bytes) and http is forwarded, asking for the absolute URL.
+    """
+
+    http: http.client.HTTPConnection
+    proxy: Proxy | None
+    forward: bool  # http through a proxy: absolute-form targets and the proxy's headers
+
+    @classmethod
+    def open(cls, url: str, timeout: float, net: Network) -> Connection:
+        parts = urlsplit(url)
+        proxy = net.proxy_for(url)
+        https = parts.scheme == "https"
+        host, port = parts.hostname or "", parts.port or (443 if https else 80)
+        address = (proxy.host, proxy.port) if proxy else (host, port)
+        conn: http.client.HTTPConnection
+        if https:
+            conn = http.client.HTTPSConnection(
+                *address, timeout=timeout, blocksize=1 << 16, context=net.context
+            )
+            if proxy is not None:
+                conn.set_tunnel(host, port, headers=proxy.headers)
+        else:
+            conn = http.client.HTTPConnection(*address, timeout=timeout, blocksize=1 << 16)
+        return cls(conn, proxy, forward=proxy is not None and not https)
+
+    def target(self, url: str) -> str:
+        parts = urlsplit(url)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return f"{parts.scheme}://{parts.netloc}{path}" if self.forward else path
+
+    def headers(self) -> dict[str, str]:
+        return self.proxy.headers if self.forward and self.proxy is not None else {}
+
+
 class Connections:
     """One keep-alive connection per (scheme, host, port), owned by a single thread."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, net: Network | None = None) -> None:
         self.timeout = timeout
-        self._open: dict[tuple[str, str], http.client.HTTPConnection] = {}
+        self.net = net or network()
+        self._open: dict[tuple[str, str], Connection] = {}
 
-    def get(self, url: str) -> http.client.HTTPConnection:
+    def get(self, url: str) -> Connection:
         parts = urlsplit(url)
         key = (parts.scheme, parts.netloc)
         conn = self._open.get(key)
         if conn is None:
-            cls = (
-                http.client.HTTPSConnection
-                if parts.scheme == "https"
-                else http.client.HTTPConnection
-            )
-            conn = cls(parts.netloc, timeout=self.timeout, blocksize=1 << 16)
-            self._open[key] = conn
+            conn = self._open[key] = Connection.open(url, self.timeout, self.net)
         return conn
 
     def drop(self, url: str) -> None:
@@ -151,25 +190,59 @@ class Connections:
         parts = urlsplit(url)
         conn = self._open.pop((parts.scheme, parts.netloc), None)
         if conn is not None:
-            conn.close()
+            conn.http.close()
 
     def close(self) -> None:
         for conn in self._open.values():
-            conn.close()
+            conn.http.close()
         self._open.clear()
 
     def sockets(self) -> list[socket.socket]:
         """Open sockets, so a canceller on another thread can shut them down."""
-        return [c.sock for c in self._open.values() if isinstance(c.sock, socket.socket)]
+        return [c.http.sock for c in self._open.values() if isinstance(c.http.sock, socket.socket)]
 
 
-def _connect(conn: http.client.HTTPConnection) -> None:
-    if conn.sock is None:
-        conn.connect()
-        sock = conn.sock
-        if isinstance(sock, socket.socket):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
+def _connect(conn: Connection, url: str) -> None:
+    """Connect (and open the tunnel, and shake hands) unless already connected."""
+    if conn.http.sock is not None:
+        return
+    try:
+        conn.http.connect()
+    except ssl.SSLError as exc:
+        problem = certificate_error(exc, origin(url))
+        if problem is not None:
+            raise problem from exc
+        raise
+    except OSError as exc:
+        if conn.proxy is not None:
+            raise _proxy_failure(exc, conn.proxy, url) from exc
+        raise
+    sock = conn.http.sock
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
+
+
+def _proxy_failure(exc: OSError, proxy: Proxy, url: str) -> Exception:
+    """A proxy that cannot be reached or will not open the tunnel, said as such."""
+    refused = re.match(r"Tunnel connection failed: (\d+)(.*)", str(exc))
+    if refused is None:
+        return Transient(f"{type(exc).__name__} from {proxy.label} (for {redact(url)})")
+    status, text = int(refused.group(1)), refused.group(2).strip()
+    if status == 407:
+        return NetworkError(
+            f"{proxy.label} wants credentials (407 {text})",
+            hint="put them in the proxy URL: http://user:password@host:port",
+        )
+    if status in (403, 405):
+        return NetworkError(f"{proxy.label} refused a tunnel to {origin(url)} ({status} {text})")
+    return Transient(f"{proxy.label} could not open a tunnel to {origin(url)} ({status} {text})")
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of ``url``, for messages about a connection."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
 
 
 def request(
@@ -178,15 +251,13 @@ def request(
     headers: dict[str, str],
 ) -> http.client.HTTPResponse:
     """One GET on a kept-alive connection; reconnects once if the idle connection had died."""
-    parts = urlsplit(url)
-    target = parts.path + (f"?{parts.query}" if parts.query else "")
     for attempt in (0, 1):
         conn = conns.get(url)
-        fresh = conn.sock is None
+        fresh = conn.http.sock is None
         try:
-            _connect(conn)
-            conn.request("GET", target, headers=headers)
-            return conn.getresponse()
+            _connect(conn, url)
+            conn.http.request("GET", conn.target(url), headers={**headers, **conn.headers()})
+            return conn.http.getresponse()
         except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
             conns.drop(url)
             if fresh or attempt == 1:
@@ -227,6 +298,11 @@ def check_status(response: http.client.HTTPResponse, url: str, path: str) -> Non
         raise AuthError(
             f"{path}: {redact(url)} refused access ({status})",
             hint="gated or private: accept the terms on the Hub and set HF_TOKEN",
+        )
+    if status == 407:
+        raise NetworkError(
+            f"{path}: the proxy wants credentials (407) for {redact(url)}",
+            hint="put them in the proxy URL: http://user:password@host:port",
         )
     if status in (404, 410):
         raise ModelNotFound(f"{path}: not found at {redact(url)} ({status})")
