@@ -173,3 +173,19 @@ def test_engine_bodies_through_a_proxy_that_wants_credentials(
             assert server.log() == []
     finally:
         guarded.stop()
+
+
+def test_info_remote_goes_through_the_proxy_too(
+    home: Path, fixture_hub: FixtureHub, repo: str, proxy: Tinyproxy, tmp_path: Path
+) -> None:
+    ca = trustme.CA()
+    with HubServer(fixture_hub, tls=server_tls(ca, "127.0.0.1", "127.0.0.2")) as server:
+        env = clean_env(
+            https_proxy=proxy.url,
+            SSL_CERT_FILE=str(write_ca(ca, tmp_path / "ca.pem")),
+            HF_TOKEN=FIXTURE_TOKEN,
+        )
+        ran = provisioner(home, env, "--endpoint", server.url, "info", "--remote", repo)
+        assert ran.code == 0, ran.err
+        assert "Q4_K_M" in ran.out
+        assert_all_proxied(server)

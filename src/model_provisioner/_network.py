@@ -31,6 +31,8 @@ from ._errors import NetworkError, TLSError
 
 _CA_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 _IGNORED_CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+_MISMATCH_CODES = frozenset({62, 63, 64})  # X509_V_ERR_{HOSTNAME,EMAIL,IP_ADDRESS}_MISMATCH
+_HOST_HINT = "the certificate is for other hosts: check the endpoint, or the server's certificate"
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,8 @@ def certificate_error(exc: BaseException, where: str) -> TLSError | None:
         seen.add(id(current))
         if isinstance(current, ssl.SSLCertVerificationError):
             reason = current.verify_message or current.reason or "verification failed"
-            return TLSError(f"{where}: TLS certificate rejected: {reason}", hint=_ca_hint())
+            hint = _HOST_HINT if current.verify_code in _MISMATCH_CODES else _ca_hint()
+            return TLSError(f"{where}: TLS certificate rejected: {reason}", hint=hint)
         if isinstance(current, ssl.SSLError) and current.reason == "WRONG_VERSION_NUMBER":
             return TLSError(f"{where}: the server does not speak TLS (is it http://?)")
         current = current.__cause__ or current.__context__

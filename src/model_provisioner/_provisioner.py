@@ -242,7 +242,7 @@ class ModelProvisioner:
         downloader = self._downloader()
         # Only headers are read, nothing is installed: a file without a published hash is fine.
         plan = downloader.plan(self.parse(reference), allow_unverified=True)
-        return inspect_remote(plan, downloader.settings)
+        return inspect_remote(plan, downloader.settings, downloader.engine.options)
 
     def search(self, text: str, *, limit: int = 20) -> list[SearchHit]:
         """GGUF repositories on the Hub whose id contains ``text``, most downloaded first."""

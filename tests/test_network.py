@@ -1,0 +1,103 @@
+"""The proxy decision is huggingface_hub's, for any environment: its own client is the oracle."""
+
+from __future__ import annotations
+
+import httpx2
+import pytest
+from huggingface_hub.utils._http import default_client_factory
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from model_provisioner import NetworkError
+from model_provisioner._network import network, parse_proxy
+
+PROXY_NAMES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+HOSTS = (
+    "127.0.0.1",
+    "127.0.0.2",
+    "localhost",
+    "huggingface.co",
+    "cdn-lfs.huggingface.co",
+    "wwwhuggingface.co",
+    "[::1]",
+)
+NO_PROXY_ITEMS = (
+    "127.0.0.2",
+    "localhost",
+    "huggingface.co",
+    ".huggingface.co",
+    "*.huggingface.co",
+    "::1",
+    "*",
+    "https://127.0.0.1",
+    "127.0.0.0/8",
+    "",
+)
+
+
+def hub_choice(url: str) -> tuple[str, int] | None:
+    """Where huggingface_hub's client would connect for ``url``: a proxy, or None (direct)."""
+    with default_client_factory() as client:
+        transport = client._transport_for_url(httpx2.URL(url))
+        proxy_url = getattr(transport._pool, "_proxy_url", None)
+    if proxy_url is None:
+        return None
+    return proxy_url.host.decode(), proxy_url.port or 80  # httpcore leaves the default port out
+
+
+def our_choice(url: str) -> tuple[str, int] | None:
+    proxy = network().proxy_for(url)
+    return None if proxy is None else (proxy.host, proxy.port)
+
+
+proxy_urls = st.sampled_from(["http://127.0.0.1:3128", "127.0.0.1:8080", "http://u:p@[::1]:9"])
+environments = st.dictionaries(
+    st.sampled_from([*PROXY_NAMES, *(n.lower() for n in PROXY_NAMES)]),
+    st.one_of(proxy_urls, st.lists(st.sampled_from(NO_PROXY_ITEMS), max_size=4).map(",".join)),
+    max_size=5,
+)
+urls = st.builds(
+    lambda scheme, host, port: f"{scheme}://{host}{port}/api/models/x",
+    st.sampled_from(["http", "https"]),
+    st.sampled_from(HOSTS),
+    st.sampled_from(["", ":8443"]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(environment=environments, url=urls)
+def test_same_proxy_as_huggingface_hub(environment: dict[str, str], url: str) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        for name in PROXY_NAMES:
+            patch.delenv(name, raising=False)
+            patch.delenv(name.lower(), raising=False)
+        for name, value in environment.items():
+            if name.lower() != "no_proxy" and "," in value:
+                continue  # a proxy variable holds one URL
+            patch.setenv(name, value)
+        assert our_choice(url) == hub_choice(url)
+
+
+def test_decisions_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_NAMES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    assert network().proxy_for("https://huggingface.co/x") is None
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:3128")
+    assert our_choice("https://huggingface.co/x") == ("127.0.0.1", 3128)
+    assert network() is network()  # built once per environment
+    monkeypatch.setenv("no_proxy", "huggingface.co")
+    assert our_choice("https://cdn-lfs.huggingface.co/x") is None
+
+
+def test_proxy_credentials_become_a_basic_header() -> None:
+    proxy = parse_proxy("http://al%40ice:p%3Ass@proxy.example:3128")
+    assert (proxy.host, proxy.port) == ("proxy.example", 3128)
+    assert proxy.headers == {"Proxy-Authorization": "Basic YWxAaWNlOnA6c3M="}
+    assert "p:ss" not in proxy.label
+
+
+@pytest.mark.parametrize("url", ["socks5://127.0.0.1:1080", "https://127.0.0.1:3128"])
+def test_a_proxy_the_engine_cannot_speak_is_refused(url: str) -> None:
+    with pytest.raises(NetworkError, match="unsupported proxy"):
+        parse_proxy(url)
