@@ -68,22 +68,29 @@ class Network:
 def parse_proxy(url: str) -> Proxy:
     """An http:// proxy URL as a Proxy; anything our connections cannot speak is refused."""
     parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
+    if parts.scheme != "http":
         raise NetworkError(
             f"unsupported proxy {parts.scheme}://{parts.hostname or ''}",
             hint="file transfers go through http:// proxies (CONNECT for https); "
             "set HTTPS_PROXY/HTTP_PROXY to an http:// URL",
         )
+    if not parts.hostname:
+        raise NetworkError(f"proxy URL without a host: {redact_proxy(url)}")
     try:
         port = parts.port or 80
     except ValueError:
-        raise NetworkError(f"proxy URL with a bad port: {parts.hostname}") from None
+        raise NetworkError(f"proxy URL with a bad port: {redact_proxy(url)}") from None
     headers = {}
     if parts.username is not None:
         user, password = unquote(parts.username), unquote(parts.password or "")
         token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
         headers["Proxy-Authorization"] = f"Basic {token}"
     return Proxy(parts.hostname, port, headers)
+
+
+def redact_proxy(url: str) -> str:
+    """A proxy URL for a message: never its credentials."""
+    return url.rpartition("@")[2]
 
 
 def network() -> Network:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from .._units import format_bytes
-from ._wire import Connections, Transient
+from ._wire import Connection, Connections, Transient
 
 
 class TooSlow(Transient):
@@ -116,7 +116,7 @@ class MeteredConnections(Connections):
         super().__init__(timeout)
         self._response_class = _metered_response(floor)
 
-    def get(self, url: str) -> http.client.HTTPConnection:
+    def get(self, url: str) -> Connection:
         conn = super().get(url)
-        conn.response_class = self._response_class
+        conn.http.response_class = self._response_class
         return conn
