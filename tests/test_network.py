@@ -37,13 +37,15 @@ NO_PROXY_ITEMS = (
 )
 
 
-def hub_choice(url: str) -> tuple[str, int] | None:
+def hub_choice(url: str) -> tuple[str, int] | str | None:
     """Where huggingface_hub's client would connect for ``url``: a proxy, or None (direct)."""
     with default_client_factory() as client:
         transport = client._transport_for_url(httpx2.URL(url))
         proxy_url = getattr(transport._pool, "_proxy_url", None)
     if proxy_url is None:
         return None
+    if proxy_url.scheme == b"https":
+        return "https-proxy"  # TLS to the proxy itself: we refuse those, in one line
     return proxy_url.host.decode(), proxy_url.port or 80  # httpcore leaves the default port out
 
 
@@ -83,7 +85,11 @@ def test_same_proxy_as_huggingface_hub(environment: dict[str, str], url: str) ->
             with contextlib.suppress(NetworkError):
                 our_choice(url)  # one of our errors or a decision, never a crash
             return
-        assert our_choice(url) == expected
+        if expected == "https-proxy":
+            with pytest.raises(NetworkError, match="unsupported proxy https://"):
+                our_choice(url)
+        else:
+            assert our_choice(url) == expected
 
 
 def test_decisions_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -148,7 +148,7 @@ def test_a_dead_proxy_is_one_line(home: Path, hub_server: HubServer, repo: str) 
     env = clean_env(HTTP_PROXY="http://127.0.0.1:9")
     ran = provisioner(home, env, "--endpoint", hub_server.url, "pull", repo)
     assert ran.code == 1
-    assert "cannot reach the Hub" in error_line(ran)
+    assert "cannot connect to proxy 127.0.0.1:9" in error_line(ran)
     assert hub_server.log() == []
 
 

@@ -10,10 +10,8 @@ An HTTP status becomes one of our errors in ``refusal``, and nowhere else.
 
 from __future__ import annotations
 
-import functools
 import json
 import random
-import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from urllib.parse import urljoin
 import httpx
 
 from ._errors import AuthError, ModelNotFound, NetworkError, ProvisionerError
+from ._network import lasting_failure, routed_transport
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 5
@@ -54,7 +53,7 @@ class HubHttp:
     def __init__(self, config: HttpConfig) -> None:
         self.config = config
         self._client = httpx.Client(
-            timeout=config.timeout, follow_redirects=False, verify=_tls_context()
+            timeout=config.timeout, follow_redirects=False, transport=routed_transport()
         )
 
     def close(self) -> None:
@@ -69,6 +68,9 @@ class HubHttp:
             try:
                 chain = self._follow(method, url, params)
             except httpx.HTTPError as exc:
+                problem = lasting_failure(exc, _where(url))
+                if problem is not None:
+                    raise problem from exc
                 failures += 1
                 if failures > self.config.retries:
                     raise NetworkError(f"cannot reach {_where(url)}: {_describe(exc)}") from exc
@@ -137,12 +139,6 @@ class HubHttp:
         return float(self.config.backoff * 2 ** (failures - 1) * (0.5 + random.random() / 2))
 
 
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """httpx's default context, built once: loading the CA bundle costs ~35 ms per client."""
-    return httpx.create_ssl_context()
-
-
 def refusal(response: httpx.Response, repo: str, what: str, *, token: bool) -> ProvisionerError:
     """Our error for a status that is not success, by the Hub's X-Error-Code and the status.
 
@@ -197,4 +193,6 @@ def _where(url: str) -> str:
 def _describe(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
+    if isinstance(exc, httpx.ProxyError):
+        return str(exc)
     return type(exc).__name__

@@ -1,8 +1,9 @@
 """How this process reaches a URL: through which proxy, and trusting which certificates.
 
-Metadata goes through huggingface_hub, whose HTTP client is httpx2; file bodies go through our
-own ``http.client`` connections (_wire.py). Both must take the same way, so both decisions are
-made here with httpx2's own functions, read from the environment exactly as that client does:
+Metadata goes through an httpx client (_hubapi.py, given ``routed_transport``), file bodies and
+``info --remote`` through our own ``http.client`` connections (_wire.py), and search through
+huggingface_hub (whose client is httpx2). All must take the same way, so the decisions are made
+here once, with httpx2's own functions, reading the environment exactly as huggingface_hub does:
 
 - Proxies: ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` in either case
   (urllib's ``getproxies``, then httpx2's ``NO_PROXY`` rules and pattern priority). An https URL
@@ -19,11 +20,13 @@ from __future__ import annotations
 import base64
 import os
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 from urllib.request import getproxies
 
+import httpx
 import httpx2
 from httpx2._utils import URLPattern, get_environment_proxies
 
@@ -32,6 +35,7 @@ from ._errors import NetworkError, TLSError
 _CA_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 _IGNORED_CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 _MISMATCH_CODES = frozenset({62, 63, 64})  # X509_V_ERR_{HOSTNAME,EMAIL,IP_ADDRESS}_MISMATCH
+CREDENTIALS = "put them in the proxy URL: http://user:password@host:port"
 _HOST_HINT = "the certificate is for other hosts: check the endpoint, or the server's certificate"
 
 
@@ -39,6 +43,7 @@ _HOST_HINT = "the certificate is for other hosts: check the endpoint, or the ser
 class Proxy:
     """An http:// proxy: where to connect, and what to tell it (credentials from its URL)."""
 
+    url: str
     host: str
     port: int
     headers: dict[str, str] = field(default_factory=dict, hash=False)
@@ -85,7 +90,7 @@ def parse_proxy(url: str) -> Proxy:
         user, password = unquote(parts.username), unquote(parts.password or "")
         token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
         headers["Proxy-Authorization"] = f"Basic {token}"
-    return Proxy(parts.hostname, port, headers)
+    return Proxy(url, parts.hostname, port, headers)
 
 
 def redact_proxy(url: str) -> str:
@@ -115,21 +120,30 @@ def _build(ca: tuple[str | None, ...], proxies: tuple[tuple[str, str], ...]) -> 
     return Network(context, tuple(sorted(routes.items(), key=lambda item: item[0])))
 
 
-def certificate_error(exc: BaseException, where: str) -> TLSError | None:
-    """``exc`` (or what caused it) as a one-line TLSError if it is a rejected certificate or a
-    server that does not speak TLS: retrying cannot help, so callers raise it at once."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+def lasting_failure(exc: BaseException, where: str) -> NetworkError | None:
+    """``exc`` (or what caused it) as one line if retrying cannot fix it: a rejected
+    certificate, a server that does not speak TLS, a proxy that wants credentials."""
+    for current in _chain(exc):
         if isinstance(current, ssl.SSLCertVerificationError):
             reason = current.verify_message or current.reason or "verification failed"
             hint = _HOST_HINT if current.verify_code in _MISMATCH_CODES else _ca_hint()
             return TLSError(f"{where}: TLS certificate rejected: {reason}", hint=hint)
         if isinstance(current, ssl.SSLError) and current.reason == "WRONG_VERSION_NUMBER":
             return TLSError(f"{where}: the server does not speak TLS (is it http://?)")
-        current = current.__cause__ or current.__context__
+        if isinstance(current, httpx.ProxyError) and str(current).startswith("407"):
+            message = f"{where}: the proxy wants credentials ({current})"
+            return NetworkError(message, hint=CREDENTIALS)
     return None
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what caused it, innermost last (cycles cut)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
 
 
 def _ca_hint() -> str:
@@ -142,3 +156,39 @@ def _ca_hint() -> str:
             f"set SSL_CERT_FILE to that bundle"
         )
     return "set SSL_CERT_FILE to a bundle with the CA that signed it"
+
+
+class RoutedTransport(httpx.BaseTransport):
+    """An httpx transport that goes direct or through a proxy per request, as ``proxy_for``
+    says, trusting ``context``: httpx's own reading of the environment differs in details."""
+
+    def __init__(self, net: Network) -> None:
+        self.net = net
+        self._direct = httpx.HTTPTransport(verify=net.context, trust_env=False)
+        self._proxied: dict[str, httpx.HTTPTransport] = {}
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        proxy = self.net.proxy_for(str(request.url))
+        if proxy is None:
+            return self._direct.handle_request(request)
+        transport = self._proxied.get(proxy.url)
+        if transport is None:
+            transport = httpx.HTTPTransport(
+                proxy=proxy.url, verify=self.net.context, trust_env=False
+            )
+            self._proxied[proxy.url] = transport
+        try:
+            return transport.handle_request(request)
+        except httpx.ConnectError as exc:
+            if any(isinstance(e, ssl.SSLError) for e in _chain(exc)):
+                raise  # the tunnel stood; the handshake with the server behind it failed
+            raise httpx.ProxyError(f"cannot connect to {proxy.label}: {exc}") from exc
+
+    def close(self) -> None:
+        for transport in (self._direct, *self._proxied.values()):
+            transport.close()
+
+
+def routed_transport() -> RoutedTransport:
+    """For an ``httpx.Client(transport=...)``: this environment's proxies and trust."""
+    return RoutedTransport(network())

@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from .._errors import AuthError, DiskSpaceError, ModelNotFound, NetworkError
-from .._network import Network, Proxy, certificate_error, network
+from .._network import CREDENTIALS, Network, Proxy, lasting_failure, network
 from .._units import format_bytes
 
 RECV_BUFFER = 4 << 20
@@ -209,7 +209,7 @@ def _connect(conn: Connection, url: str) -> None:
     try:
         conn.http.connect()
     except ssl.SSLError as exc:
-        problem = certificate_error(exc, origin(url))
+        problem = lasting_failure(exc, origin(url))
         if problem is not None:
             raise problem from exc
         raise
@@ -230,10 +230,7 @@ def _proxy_failure(exc: OSError, proxy: Proxy, url: str) -> Exception:
         return Transient(f"{type(exc).__name__} from {proxy.label} (for {redact(url)})")
     status, text = int(refused.group(1)), refused.group(2).strip()
     if status == 407:
-        return NetworkError(
-            f"{proxy.label} wants credentials (407 {text})",
-            hint="put them in the proxy URL: http://user:password@host:port",
-        )
+        return NetworkError(f"{proxy.label} wants credentials (407 {text})", hint=CREDENTIALS)
     if status in (403, 405):
         return NetworkError(f"{proxy.label} refused a tunnel to {origin(url)} ({status} {text})")
     return Transient(f"{proxy.label} could not open a tunnel to {origin(url)} ({status} {text})")
@@ -301,8 +298,7 @@ def check_status(response: http.client.HTTPResponse, url: str, path: str) -> Non
         )
     if status == 407:
         raise NetworkError(
-            f"{path}: the proxy wants credentials (407) for {redact(url)}",
-            hint="put them in the proxy URL: http://user:password@host:port",
+            f"{path}: the proxy wants credentials (407) for {redact(url)}", hint=CREDENTIALS
         )
     if status in (404, 410):
         raise ModelNotFound(f"{path}: not found at {redact(url)} ({status})")
