@@ -58,6 +58,7 @@ def repo(fixture_hub: FixtureHub) -> str:
 
 def assert_all_proxied(server: HubServer) -> None:
     """Metadata, Hub resolve and CDN body requests all arrived from the proxy's address."""
+    server.settle()
     log = server.log()
     assert {e.peer_host for e in log} == {PROXY_SOURCE}, [(e.peer_host, e.path) for e in log]
     assert any(e.path.startswith("/api/models/") for e in log)
@@ -108,6 +109,7 @@ def test_no_proxy_sends_the_named_host_direct(
     env = clean_env(http_proxy=proxy.url, NO_PROXY="example.com, 127.0.0.2")
     ran = provisioner(home, env, "--endpoint", hub_server.url, "pull", repo)
     assert ran.code == 0, ran.err
+    hub_server.settle()
     peers = {(e.listener, e.peer_host) for e in hub_server.log()}
     assert peers == {("hub", PROXY_SOURCE), ("cdn", "127.0.0.1")}
 
@@ -121,6 +123,7 @@ def test_proxy_credentials_come_from_the_proxy_url(
         env = clean_env(HTTP_PROXY=url)
         ran = provisioner(home, env, "--endpoint", hub_server.url, "pull", repo)
         assert ran.code == 0, ran.err
+        hub_server.settle()
         assert {e.peer_host for e in hub_server.log()} == {PROXY_SOURCE}
         assert "s3cret" not in ran.out + ran.err
     finally:

@@ -60,6 +60,7 @@ def test_pull_and_verify_over_tls(
     ran = provisioner(home, env, "--endpoint", tls_server.url, "pull", repo)
     assert ran.code == 0, ran.err
     assert provisioner(home, env, "verify", repo).code == 0
+    tls_server.settle()
     log = tls_server.log()
     assert tls_server.url.startswith("https://") and tls_server.cdn_url.startswith("https://")
     assert any(e.listener == "cdn" and e.file == FILE and e.complete for e in log)
@@ -73,6 +74,7 @@ def test_an_untrusted_cdn_certificate_is_one_line(
     with HubServer(fixture_hub, tls=hub_tls, cdn_tls=server_tls(trustme.CA(), "127.0.0.2")) as s:
         env = clean_env(SSL_CERT_FILE=str(ca_file))
         ran = provisioner(home, env, "--endpoint", s.url, "pull", repo)
+        s.settle()
         cdn_requests = [e for e in s.log() if e.listener == "cdn"]
     assert ran.code == 1
     line = error_line(ran)

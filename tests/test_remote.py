@@ -26,6 +26,7 @@ def test_remote_gguf_metadata_reads_under_one_percent(
     assert found.metadata is not None and found.error is None
     assert found.metadata.architecture == "llama" and found.metadata.vocab_size == 5000
     assert found.metadata.quantization == "Q4_K_M"
+    hub_server.settle()
     served = hub_server.bytes_served("big.Q4_K_M.gguf")
     assert 0 < found.bytes_read <= served < SIZE // 100
     assert ModelProvisioner(home).list_models() == []
@@ -64,6 +65,7 @@ def test_remote_reads_follow_the_redirect_once_and_keep_the_token_home(
     provisioner = ModelProvisioner(home, endpoint=hub_server.url, token="hf_fixture_token")
     found = provisioner.inspect_remote(REMOTE)
     assert found.metadata is not None and found.requests >= 2
+    hub_server.settle()
     log = [e for e in hub_server.log() if e.file == REMOTE_FILE]
     assert [e.listener for e in log].count("hub") == 1
     assert all(e.authorization for e in log if e.listener == "hub")
