@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from model_provisioner import IntegrityError, ModelNotFound, ModelProvisioner
 from model_provisioner._errors import AuthError, NetworkError
-from model_provisioner._hub import HubClient, HubSettings
+from model_provisioner._hub import HubClient, HubSettings, _sibling, _tree_item
 from model_provisioner._references import parse_reference
 from tests.hub.repos import FixtureHub
 from tests.hub.server import HubServer
@@ -193,3 +195,33 @@ def test_library_pull_of_evil_never_touches_ok(hostile: HostileHub, tmp_path: Pa
         prov.pull(EVIL_REPO)
     assert prov.get_model_info(OK_REPO) == before
     assert [m.repo for m in prov.list_models()] == [OK_REPO]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=70),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+entry_keys = st.sampled_from(["rfilename", "path", "size", "blobId", "oid", "lfs", "type"])
+lfs_blocks = st.dictionaries(st.sampled_from(["sha256", "oid", "size"]), json_values, max_size=3)
+entries = st.one_of(
+    json_values,
+    st.dictionaries(entry_keys, json_values | lfs_blocks, max_size=6),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(item=entries)
+def test_any_listing_entry_is_facts_or_an_integrity_error(item: object) -> None:
+    """Whatever JSON a sibling or tree entry is, it becomes checked facts or IntegrityError."""
+    for parse in (_sibling, _tree_item):
+        try:
+            facts = parse(item, "x")
+        except IntegrityError:
+            continue
+        if facts is None:
+            continue
+        assert facts.size is None or (type(facts.size) is int and facts.size >= 0)
+        assert facts.sha256 is None or len(facts.sha256) == 64
+        assert facts.git_sha1 is None or len(facts.git_sha1) == 40
+        assert ".." not in facts.path.split("/") and not facts.path.startswith("/")

@@ -50,7 +50,7 @@ def same_repo(asked: str, answered: object, origin: str) -> str:
     if answered is None:
         return asked
     if not isinstance(answered, str) or answered.casefold() != asked.casefold():
-        moved = f"; if {asked} moved, pull it by its new name" if isinstance(answered, str) else ""
+        moved = "; if the repository was renamed, pull it by its new name" if answered else ""
         raise IntegrityError(
             f"{origin} answered for repository {_short(answered)} when asked for {asked}",
             hint=f"a server may only describe the repository that was asked for{moved}",
