@@ -18,6 +18,7 @@ from ._catalog import Catalog
 from ._errors import DamagedManifest, IntegrityError, ModelNotFound, UsageError
 from ._fsutil import store_errors
 from ._models import ModelInfo, RepairReport, VerifyReport
+from ._offers import DEFAULT_CONTEXT
 from ._operations import (
     collect_garbage,
     delete_entry,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from ._config import Config
     from ._download import Downloader, PullPlan
     from ._hub import HubSettings
+    from ._offers import RemoteOffers
     from ._ratelimit import RateLimiter
     from ._remote import RemoteInspection
     from ._search import SearchHit
@@ -243,6 +245,13 @@ class ModelProvisioner:
         # Only headers are read, nothing is installed: a file without a published hash is fine.
         plan = downloader.plan(self.parse(reference), allow_unverified=True)
         return inspect_remote(plan, downloader.settings, downloader.engine.options)
+
+    def remote_offers(self, reference: str, *, context: int = DEFAULT_CONTEXT) -> RemoteOffers:
+        """Every quantization a repo offers: size, the default, whether it fits the disk, and
+        the memory a worker needs at ``context`` tokens (``info --remote``)."""
+        from ._offers import remote_offers
+
+        return remote_offers(self.inspect_remote(reference), context)
 
     def search(self, text: str, *, limit: int = 20) -> list[SearchHit]:
         """GGUF repositories on the Hub whose id contains ``text``, most downloaded first."""

@@ -14,14 +14,21 @@ from ._table import aligned
 @click.command()
 @click.argument("reference")
 @click.option("--remote", is_flag=True, help="Ask the Hub; read only the headers (Range requests).")
+@click.option(
+    "--context",
+    type=click.IntRange(1, 1 << 24),
+    default=4096,
+    show_default=True,
+    help="Tokens a worker runs with, for the memory estimate of --remote.",
+)
 @global_options
 @click.pass_obj
-def info(app: App, reference: str, remote: bool) -> None:
+def info(app: App, reference: str, remote: bool, context: int) -> None:
     """Show a model's files, sizes and metadata (installed, or on the Hub with --remote)."""
     if remote:
         from .offers import show_remote
 
-        show_remote(app, reference)
+        show_remote(app, reference, context)
         return
     model = app.provisioner.get_model_info(reference)
     if app.json_output:
