@@ -15,6 +15,25 @@ def test_all_names_exist_and_claim_the_package() -> None:
             assert obj.__module__ == "model_provisioner", name
 
 
+def test_all_is_exactly_the_lazy_table_and_sorted() -> None:
+    lazy = set(model_provisioner._WHERE)
+    assert set(model_provisioner.__all__) == lazy | {"__version__"}
+    assert model_provisioner.__all__ == sorted(model_provisioner.__all__)
+    assert set(dir(model_provisioner)) >= set(model_provisioner.__all__)
+
+
+def test_types_the_public_methods_return_are_exported() -> None:
+    hints = {
+        name: inspect.signature(method).return_annotation
+        for name, method in vars(model_provisioner.ModelProvisioner).items()
+        if callable(method) and not name.startswith("_")
+    }
+    named = " ".join(str(h) for h in hints.values())
+    for type_name in ("ModelInfo", "VerifyReport", "PullPlan", "RemoteInspection", "SearchHit"):
+        assert type_name in named and type_name in model_provisioner.__all__, type_name
+    assert "RemoteOffers" in named and "RemoteOffers" in model_provisioner.__all__
+
+
 def test_every_error_class_is_exported() -> None:
     classes = {
         name

@@ -35,9 +35,12 @@ if TYPE_CHECKING:
         UsageError,
     )
     from ._models import FileCheck, ModelFile, ModelInfo, VerifyReport
+    from ._offers import Offer, RemoteOffers
     from ._progress import DownloadProgress, Stage
     from ._provisioner import ModelProvisioner, default_home
     from ._references import ModelReference, parse_reference
+    from ._remote import RemoteInspection
+    from ._search import SearchHit
     from ._transfer import TransferOptions
 
 __version__ = "0.1.0"
@@ -72,7 +75,11 @@ _WHERE: dict[str, str] = {
     "ModelInfo": "._models",
     "ModelProvisioner": "._provisioner",
     "ModelReference": "._references",
+    "Offer": "._offers",
     "PullPlan": "._download",
+    "RemoteInspection": "._remote",
+    "RemoteOffers": "._offers",
+    "SearchHit": "._search",
     "Stage": "._progress",
     "TransferOptions": "._transfer",
     "VerifyReport": "._models",
@@ -98,11 +105,15 @@ __all__ = [
     "ModelProvisioner",
     "ModelReference",
     "NetworkError",
+    "Offer",
     "OfflineError",
     "ProvisionerError",
     "PullPlan",
+    "RemoteInspection",
+    "RemoteOffers",
     "RepoNotFound",
     "RevisionNotFound",
+    "SearchHit",
     "ShuttingDown",
     "Stage",
     "StoreNotWritable",
