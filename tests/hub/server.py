@@ -192,6 +192,8 @@ class HubApp:
 
     async def _route_hub(self, req: _Request) -> web.StreamResponse:
         seg, method = req.segments, req.raw.method
+        if seg in (["api", "models"], ["api", "models", ""]) and method == "GET":
+            return self._search(req)
         if len(seg) >= 4 and seg[:2] == ["api", "models"]:
             req.repo_id, rest = f"{seg[2]}/{seg[3]}", seg[4:]
             if req.repo_id in self.options.moved:
@@ -266,6 +268,41 @@ class HubApp:
         expand = query.getall("expand", []) + query.getall("expand[]", [])
         body = protocol.select_expand(info, expand) if expand else info
         return web.json_response(self._rewrite("model_info", repo, body))
+
+    def _search(self, req: _Request) -> web.Response:
+        """``GET /api/models?search=&filter=&sort=&direction=&limit=``, as the Hub answers
+        ``HfApi.list_models``: public repos whose id contains the text and that carry every
+        filter tag; "downloads" counts the file requests this server logged for the repo."""
+        query = req.raw.query
+        text = query.get("search", "").lower()
+        wanted = set(query.getall("filter", []))
+        try:
+            limit = int(query.get("limit", "1000"))
+        except ValueError:
+            raise HubError(400, None, "limit must be an integer") from None
+        downloads: dict[str, int] = {}
+        for logged in self.log.entries():
+            if logged.file and logged.repo_id:
+                downloads[logged.repo_id.lower()] = downloads.get(logged.repo_id.lower(), 0) + 1
+        hits = []
+        for repo in self.hub.repos():
+            commit = self.hub.resolve(repo, "main")
+            if repo.private or text not in repo.id.lower() or commit is None:
+                continue
+            info = protocol.model_info_json(
+                repo,
+                commit,
+                self.hub.entries(repo, commit).values(),
+                blobs=False,
+                last_modified=self.hub.commit_date(repo, commit),
+            )
+            if wanted <= set(info["tags"]):
+                info["downloads"] = downloads.get(repo.id.lower(), 0)
+                hits.append({k: v for k, v in info.items() if k not in ("siblings", "sha")})
+        key = query.get("sort")
+        if key in ("downloads", "likes", "lastModified"):
+            hits.sort(key=lambda h: (h[key], h["id"]), reverse=query.get("direction") != "1")
+        return web.json_response(hits[: max(0, limit)])
 
     async def _tree(self, req: _Request, rev: str, folder: str) -> web.Response:
         repo, commit = self._open(req, rev)

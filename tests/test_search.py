@@ -1,0 +1,83 @@
+"""provisioner search: GGUF repos from the Hub's search API, through huggingface_hub."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from model_provisioner import ModelProvisioner, NetworkError, UsageError
+from model_provisioner._search import _hit
+from model_provisioner.cli import main
+from tests.hub.repos import FixtureHub
+from tests.hub.server import HubServer
+from tests.makers import make_gguf_repo, make_safetensors_repo
+
+
+@pytest.fixture
+def prov(home: Path, hub_server: HubServer, fixture_hub: FixtureHub) -> ModelProvisioner:
+    make_gguf_repo(fixture_hub, "TheBloke/Llama-2-7B-GGUF", quants=("Q4_K_M",))
+    make_gguf_repo(fixture_hub, "bartowski/Llama-3.2-1B-GGUF", quants=("Q4_K_M",))
+    make_gguf_repo(fixture_hub, "Qwen/Qwen2.5-0.5B-GGUF", quants=("Q4_K_M",))
+    make_safetensors_repo(fixture_hub, "meta-llama/Llama-3.2-1B")
+    prov = ModelProvisioner(home, endpoint=hub_server.url)
+    prov.pull("bartowski/Llama-3.2-1B-GGUF")  # one download: it sorts first
+    return prov
+
+
+def test_search_finds_gguf_repos_most_downloaded_first(prov: ModelProvisioner) -> None:
+    hits = prov.search("LLAMA")
+    assert [(h.repo, h.downloads > 0) for h in hits] == [
+        ("bartowski/Llama-3.2-1B-GGUF", True),
+        ("TheBloke/Llama-2-7B-GGUF", False),
+    ]
+    assert [h.repo for h in prov.search("llama", limit=1)] == ["bartowski/Llama-3.2-1B-GGUF"]
+    assert prov.search("no-such-model") == []
+    for bad in ("", " ", "x" * 201, "a\nb"):
+        with pytest.raises(UsageError):
+            prov.search(bad)
+
+
+def test_search_through_the_cli(
+    prov: ModelProvisioner, hub_server: HubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--home", str(prov.home), "--endpoint", hub_server.url, "search"]
+    with pytest.raises(SystemExit) as done:
+        main([*args, "qwen"])
+    out = capsys.readouterr().out
+    (line,) = out.splitlines()
+    repo, downloads, likes, modified = line.split("\t")
+    assert (done.value.code, repo, downloads, likes) == (0, "Qwen/Qwen2.5-0.5B-GGUF", "0", "0")
+    assert len(modified) == 10 and modified[4] == "-"
+    with pytest.raises(SystemExit) as done:
+        main([*args, "--json", "llama"])
+    hits = json.loads(capsys.readouterr().out)
+    assert done.value.code == 0
+    assert [h["repo"] for h in hits] == ["bartowski/Llama-3.2-1B-GGUF", "TheBloke/Llama-2-7B-GGUF"]
+    with pytest.raises(SystemExit) as done:
+        main([*args, "nothing-like-it"])
+    assert (done.value.code, capsys.readouterr().err) == (
+        0,
+        "no GGUF repository matches 'nothing-like-it'\n",
+    )
+
+
+def test_a_failing_search_is_a_network_error(home: Path, hub_server: HubServer) -> None:
+    wrong = ModelProvisioner(home, endpoint=hub_server.url + "/not-the-api")
+    with pytest.raises(NetworkError, match="HTTP 404"):
+        wrong.search("llama")
+
+
+@given(
+    st.one_of(st.none(), st.text(max_size=120), st.integers()),
+    st.one_of(st.none(), st.integers(), st.booleans(), st.text(max_size=5)),
+)
+def test_a_hostile_hit_is_dropped_or_cleaned(repo: object, count: object) -> None:
+    hit = _hit(SimpleNamespace(id=repo, downloads=count, likes=count, last_modified="2024"))
+    if hit is not None:
+        assert isinstance(repo, str) and hit.repo == repo and "/" in hit.repo
+        assert hit.downloads >= 0 and hit.likes >= 0 and hit.modified is None
