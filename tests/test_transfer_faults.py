@@ -18,11 +18,19 @@ from model_provisioner._transfer import TransferEngine
 from model_provisioner._transfer._journal import Journal, Validator, load
 from model_provisioner._transfer._ranges import RangeSet
 from tests.hub import FixtureHub, HubServer
+from tests.platform_helpers import without_linux_calls
 from tests.transfer_helpers import FAST, Fetch, MiB, make_fetch, run_engine
 
 TOKEN = "hf_fixture_token"
 BIG = "weights.gguf"
 SMALL = "config.json"
+
+
+@pytest.fixture(autouse=True, params=["linux", "portable"])
+def platform(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test twice: as on Linux, and with the Linux-only calls gone (as on macOS)."""
+    if request.param == "portable":
+        without_linux_calls(monkeypatch)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ._errors import DiskSpaceError, StoreNotWritable
+from ._platform import datasync
 
 StepObserver = Callable[[str, Path, Path | None], None]
 
@@ -36,7 +37,7 @@ class Durability:
         self._step("fsync", path)
 
     def fdatasync(self, fd: int, path: Path) -> None:
-        os.fdatasync(fd)
+        datasync(fd)
         self._step("fsync", path)
 
     def fsync_dir(self, path: Path) -> None:

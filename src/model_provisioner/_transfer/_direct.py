@@ -13,18 +13,9 @@ from __future__ import annotations
 import mmap
 import os
 
+from .._platform import read_into
+
 ALIGN = 4096
-_DIRECT = getattr(os, "O_DIRECT", 0)
-
-
-def open_direct(fd: int) -> int:
-    """An ``O_DIRECT`` descriptor on the inode behind ``fd``, or -1 where unsupported."""
-    if not _DIRECT:
-        return -1
-    try:
-        return os.open(f"/proc/self/fd/{fd}", os.O_RDWR | _DIRECT)
-    except OSError:
-        return -1
 
 
 def aligned_buffer(size: int) -> mmap.mmap:
@@ -52,6 +43,6 @@ def read_at(fd: int, dfd: int, view: memoryview, offset: int, want: int) -> int:
     """Read up to ``want`` bytes at ``offset`` into the start of ``view``; returns the count."""
     if dfd >= 0 and offset % ALIGN == 0:
         length = min(len(view), -(-want // ALIGN) * ALIGN)
-        n = os.preadv(dfd, [view[:length]], offset)
+        n = read_into(dfd, view[:length], offset)
         return min(n, want)
-    return os.preadv(fd, [view[:want]], offset)
+    return read_into(fd, view[:want], offset)

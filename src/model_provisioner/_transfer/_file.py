@@ -8,9 +8,6 @@ done, so nothing it has hashed is ever written again.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
-import errno
 import hashlib
 import mmap
 import os
@@ -21,61 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from .._fsutil import durability
+from .._platform import open_direct, preallocate
 from .._store import temp_of
-from ._direct import open_direct
 from ._journal import Journal, Validator, load
 from ._options import TransferJob
 from ._ranges import RangeSet, Span, next_part
 from ._retry import Attempts, RetryPolicy
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 HASHER_SLACK = 4 << 20  # the hasher is keeping up while it is this close to the prefix
-_SYNC_FILE_RANGE_WAIT_BEFORE = 1
-_SYNC_FILE_RANGE_WRITE = 2
-_SYNC_FILE_RANGE_WAIT_AFTER = 4
-
-
-def start_writeback(fd: int, offset: int, length: int) -> None:
-    """Ask the kernel to write [offset, offset+length) out now, without waiting for it.
-
-    Dirty pages then reach the disk during the download, so the final fsync is short.
-    """
-    _sync_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
-
-
-def write_out_and_drop(fd: int, offset: int, length: int) -> None:
-    """Wait until [offset, offset+length) is on disk, then drop it from the page cache.
-
-    The hasher is done with those pages; freeing them lets the next writes reuse warm pages
-    instead of faulting fresh memory in (costly on VMs that return free memory to the host).
-    """
-    flags = _SYNC_FILE_RANGE_WAIT_BEFORE | _SYNC_FILE_RANGE_WRITE | _SYNC_FILE_RANGE_WAIT_AFTER
-    if not _sync_range(fd, offset, length, flags):
-        with contextlib.suppress(OSError):
-            os.fdatasync(fd)
-    with contextlib.suppress(OSError, AttributeError):
-        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
-
-
-def _sync_range(fd: int, offset: int, length: int, flags: int) -> bool:
-    func = getattr(_libc, "sync_file_range", None)
-    if func is None:
-        return False
-    return bool(func(fd, ctypes.c_int64(offset), ctypes.c_int64(length), flags) == 0)
-
-
-def preallocate(fd: int, size: int) -> None:
-    """Reserve the blocks up front (ENOSPC now, not mid-transfer; contiguous extents).
-
-    ``fallocate(2)`` only: glibc's posix_fallocate would write zeros where it is unsupported.
-    """
-    func = getattr(_libc, "fallocate", None)
-    if func is None or size == 0:
-        return
-    if func(fd, 0, ctypes.c_int64(0), ctypes.c_int64(size)) != 0:
-        err = ctypes.get_errno()
-        if err in (errno.ENOSPC, errno.EDQUOT):
-            raise OSError(err, os.strerror(err))
 
 
 def _fresh_file(partial: Path, size: int) -> int:

@@ -15,9 +15,10 @@ import queue
 import threading
 from collections.abc import Callable
 
+from .._platform import start_writeback, write_out_and_drop
 from .._progress import TransferStats
 from ._direct import aligned_buffer, read_at
-from ._file import FileState, start_writeback, write_out_and_drop
+from ._file import FileState
 from ._pool import BufferPool
 
 READ_SIZE = 4 << 20

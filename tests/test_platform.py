@@ -1,0 +1,77 @@
+"""The platform helper's fallbacks, each run for real with the Linux-only calls switched off."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from model_provisioner import ModelProvisioner, _platform
+from tests.hub import FixtureHub, HubServer
+from tests.makers import make_gguf_repo
+from tests.platform_helpers import without_linux_calls
+
+
+@pytest.fixture
+def portable(monkeypatch: pytest.MonkeyPatch) -> None:
+    without_linux_calls(monkeypatch)
+
+
+@pytest.fixture
+def fd(tmp_path: Path) -> int:
+    descriptor = os.open(tmp_path / "f", os.O_RDWR | os.O_CREAT, 0o644)
+    os.write(descriptor, b"0123456789" * 1000)
+    return descriptor
+
+
+def test_datasync_falls_back_to_fsync(
+    portable: None, fd: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda f: (synced.append(f), real(f))[1])
+    _platform.datasync(fd)
+    assert synced == [fd]
+    os.close(fd)
+
+
+def test_the_other_fallbacks_do_nothing_harmful(portable: None, fd: int) -> None:
+    _platform.start_writeback(fd, 0, 10_000)
+    _platform.write_out_and_drop(fd, 0, 10_000)
+    _platform.preallocate(fd, 1 << 20)  # no fallocate: the file keeps its size
+    assert os.fstat(fd).st_size == 10_000
+    assert _platform.open_direct(fd) == -1
+    view = memoryview(bytearray(16))
+    assert _platform.read_into(fd, view, 5) == 16 and bytes(view) == b"5678901234567890"
+    os.close(fd)
+
+
+def test_the_linux_calls_where_present(fd: int) -> None:
+    """On Linux (where the suite runs in CI) the real calls are taken and behave."""
+    if not _platform.CAPS.fallocate:
+        pytest.skip("not Linux")
+    _platform.datasync(fd)
+    _platform.start_writeback(fd, 0, 10_000)
+    _platform.write_out_and_drop(fd, 0, 10_000)
+    _platform.preallocate(fd, 1 << 20)
+    view = memoryview(bytearray(4))
+    assert _platform.read_into(fd, view, 0) == 4 and bytes(view) == b"0123"
+    direct = _platform.open_direct(fd)
+    if direct >= 0:
+        os.close(direct)
+    os.close(fd)
+
+
+def test_a_whole_pull_verify_and_delete_without_linux_calls(
+    portable: None, home: Path, hub_server: HubServer, fixture_hub: FixtureHub
+) -> None:
+    """Plan, transfer, fsync, commit, manifest, verify: the store's path as on macOS."""
+    commit = make_gguf_repo(fixture_hub, "theorg/tiny-gguf")
+    prov = ModelProvisioner(home, endpoint=hub_server.url)
+    path = prov.pull("theorg/tiny-gguf")
+    source = fixture_hub.file_path("theorg/tiny-gguf", commit, path.name)
+    assert path.read_bytes() == source.read_bytes()
+    assert prov.verify_model("theorg/tiny-gguf").ok
+    prov.delete_model("theorg/tiny-gguf")
+    assert prov.find_local_model("theorg/tiny-gguf") is None
