@@ -1,14 +1,21 @@
-"""Pull throughput against peers, side by side on loopback: ``python benchmarks/pull.py``.
+"""Pull throughput against peers, side by side, on loopback and on a WAN-shaped server.
 
-Starts the fixture Hub (``python -m tests.hub``) as a subprocess, builds (a) one 1 GiB file and
-(b) 30 files from 1 KiB to 200 MiB, then runs each tool in turn, alternating, ``--runs`` times:
+``python benchmarks/pull.py`` starts the fixture Hub (``python -m tests.hub``) as a subprocess,
+builds (a) one 1 GiB file and (b) 30 files from 1 KiB to 200 MiB, served on plain loopback, and
+the WAN scenarios (wan-a) one 512 MiB file and (wan-b) the 30 files, served by a second fixture
+process shaped like a CDN: ``--link`` MB/s for the whole server, 1/16 of it per connection, and
+``--delay`` seconds before each answer. It runs each tool in turn, alternating, ``--runs`` times:
 
 - ``engine``: TransferEngine.run in a child (verification + fsync + rename into a blob path);
   also reports the time from the last network byte to the durable, verified rename.
 - ``provisioner``: the ``provisioner pull`` CLI into a fresh home (plan, transfer, commit).
 - ``hf``: ``hf download`` (huggingface_hub) into a fresh cache.
-- ``curl``: ``curl -L -o`` one stream per file, to disk, no hashing, no fsync.
-- ``aria2c``: ``aria2c -x8 -s8`` (Debian's aria2), no hashing.
+- ``curl``: ``curl -L -o`` one stream per file, to disk, no hashing, no fsync (on the WAN,
+  several files go at once: ``-Z --parallel-max 16``).
+- ``aria2c``: ``aria2c -x16 -s16`` (Debian's aria2, installed with apt-get when run as root),
+  no hashing.
+
+For the WAN scenarios the report adds each tool's share of the link.
 
 Each tool runs as a child; its peak RSS comes from ``os.wait4``. Output trees are deleted after
 each run. The disk and other load on the machine are noisy: compare medians from one run.
@@ -36,6 +43,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 MiB = 1 << 20
 ONE = ("Bench/One-GiB", {"model-Q4_K_M.gguf": 1024 * MiB})
+HALF = ("Bench/Half-GiB", {"model-Q8_0.gguf": 512 * MiB})
 
 
 def _thirty() -> dict[str, int]:
@@ -63,6 +71,7 @@ class Scenario:
     name: str
     repo: str
     files: dict[str, int]
+    wan: bool = False
     commit: str = ""
     results: dict[str, list[Result]] = field(default_factory=dict)
 
@@ -160,6 +169,8 @@ def tool_hf(sc: Scenario, url: str, work: Path, env: dict[str, str]) -> Result:
 
 def tool_curl(sc: Scenario, url: str, work: Path, env: dict[str, str]) -> Result:
     command = ["curl", "-sS", "-f", "-L"]
+    if sc.wan and len(sc.files) > 1:
+        command += ["-Z", "--parallel-max", "16"]
     for i, path in enumerate(sc.files):
         command += ["-o", str(work / f"f{i}"), f"{url}/{sc.repo}/resolve/{sc.commit}/{path}"]
     seconds, rss, _ = run_child(command, env)
@@ -176,8 +187,8 @@ def tool_aria2c(sc: Scenario, url: str, work: Path, env: dict[str, str]) -> Resu
     command = [
         "aria2c",
         "-q",
-        "-x8",
-        "-s8",
+        "-x16",
+        "-s16",
         "-j5",
         "--file-allocation=none",
         "-d",
@@ -245,18 +256,22 @@ def mbps(sc: Scenario, tool: str) -> list[float]:
     return [sc.total / r.seconds / 1e6 for r in sc.results.get(tool, [])]
 
 
-def report(sc: Scenario) -> None:
-    print(f"\n== ({sc.name}) {sc.repo}: {len(sc.files)} files, {sc.total / 1e9:.2f} GB")
+def report(sc: Scenario, link: float) -> None:
+    where = (
+        f"WAN, link {link:.0f} MB/s, {link / 16:.1f} MB/s per connection" if sc.wan else "loopback"
+    )
+    print(f"\n== ({sc.name}) {sc.repo}: {len(sc.files)} files, {sc.total / 1e9:.2f} GB, {where}")
     header = f"{'tool':<12} {'median MB/s':>11} {'min..max MB/s':>16} {'peak RSS MB':>12}"
-    print(f"{header}  last byte->commit")
+    share = f" {'link':>5}" if sc.wan else ""
+    print(f"{header}{share}  last byte->commit")
     for tool in sc.results:
         speeds, rss = mbps(sc, tool), [r.rss_mb for r in sc.results[tool]]
         lags = [r.commit_lag for r in sc.results[tool] if r.commit_lag is not None]
         lag = f"{statistics.median(lags):.3f} s (max {max(lags):.3f})" if lags else ""
         spread = f"{min(speeds):.0f}..{max(speeds):.0f}"
-        print(
-            f"{tool:<12} {statistics.median(speeds):>11.0f} {spread:>16} {max(rss):>12.0f}  {lag}"
-        )
+        median = statistics.median(speeds)
+        share = f" {median / link:>5.0%}" if sc.wan else ""
+        print(f"{tool:<12} {median:>11.0f} {spread:>16} {max(rss):>12.0f}{share}  {lag}")
     for ours in ("engine", "baseline", "provisioner"):
         if ours not in sc.results:
             continue
@@ -277,7 +292,9 @@ def main() -> int:
         "--work", type=Path, default=Path(tempfile.gettempdir()) / "provisioner-bench"
     )
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--scenarios", default="a,b")
+    parser.add_argument("--scenarios", default="a,b,wan-a,wan-b")
+    parser.add_argument("--link", type=float, default=200.0, help="WAN link, MB/s")
+    parser.add_argument("--delay", type=float, default=0.02, help="WAN seconds per answer")
     parser.add_argument("--tools", default="engine,provisioner,hf,curl,aria2c")
     parser.add_argument(
         "--baseline", type=Path, help="another checkout whose engine runs as tool 'baseline'"
@@ -296,16 +313,22 @@ def main() -> int:
         BASELINE.append(args.baseline.resolve())
         if "baseline" not in tools:
             tools.insert(1 if "engine" in tools else 0, "baseline")
-    if "aria2c" in tools and shutil.which("aria2c") is None:
-        print("aria2c not found (apt-get install aria2): skipped")
+    if "aria2c" in tools and not ensure_aria2c():
+        print("aria2c not found and not installable (apt-get install aria2): skipped")
         tools.remove("aria2c")
-    scenarios = [
-        Scenario("a", *ONE) if s == "a" else Scenario("b", *MANY) for s in args.scenarios.split(",")
-    ]
+    known = {"a": ONE, "b": MANY, "wan-a": HALF, "wan-b": MANY}
+    names = [s for s in args.scenarios.split(",") if s]
+    scenarios = [Scenario(s, *known[s], wan=s.startswith("wan")) for s in names]
     hub_root = args.work / "hub"
     for sc in scenarios:
         build(hub_root, sc)
-    server, url = start_subprocess_server(hub_root)
+    link = args.link * 1e6
+    shaping = ["--link-rate", str(link), "--connection-rate", str(link / 16)]
+    shaping += ["--response-delay", str(args.delay)]
+    servers = [start_subprocess_server(hub_root)]
+    if any(sc.wan for sc in scenarios):
+        servers.append(start_subprocess_server(hub_root, args=shaping))
+    urls = {False: servers[0][1], True: servers[-1][1]}
     env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_ENDPOINT")}
     env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{ROOT / 'src'}"
     try:
@@ -316,7 +339,7 @@ def main() -> int:
                     shutil.rmtree(out, ignore_errors=True)
                     out.mkdir(parents=True)
                     try:
-                        result = TOOLS[tool](sc, url, out, env)
+                        result = TOOLS[tool](sc, urls[sc.wan], out, env)
                     finally:
                         shutil.rmtree(out, ignore_errors=True)
                     sc.results.setdefault(tool, []).append(result)
@@ -324,11 +347,27 @@ def main() -> int:
                     line = f"run {run + 1} ({sc.name}) {tool:<12} {speed:7.0f} MB/s"
                     print(f"{line}  {result.rss_mb:6.0f} MB RSS", flush=True)
     finally:
-        server.terminate()
-        server.wait()
+        for server, _ in servers:
+            server.terminate()
+            server.wait()
     for sc in scenarios:
-        report(sc)
+        report(sc, args.link)
     return 0
+
+
+def ensure_aria2c() -> bool:
+    """aria2c on PATH, installing Debian's aria2 first when run as root with apt-get."""
+    if shutil.which("aria2c"):
+        return True
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return False
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "aria2"]
+    for command in (install, ["apt-get", "update", "-qq"], install):
+        subprocess.run(command, env=env, capture_output=True)
+        if shutil.which("aria2c"):
+            return True
+    return False
 
 
 if __name__ == "__main__":
