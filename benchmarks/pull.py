@@ -17,6 +17,11 @@ process shaped like a CDN: ``--link`` MB/s for the whole server, 1/16 of it per 
 
 For the WAN scenarios the report adds each tool's share of the link.
 
+``--tls`` also runs every tool against twin fixture servers speaking https (a local CA made with
+trustme, trusted through SSL_CERT_FILE / CURL_CA_BUNDLE / --ca-certificate) and reports, beside
+MB/s, the CPU seconds per GiB of the client (decryption, hashing, writing) and of the server
+(encryption), plain and TLS side by side.
+
 Each tool runs as a child; its peak RSS comes from ``os.wait4``. Output trees are deleted after
 each run. The disk and other load on the machine are noisy: compare medians from one run.
 """
@@ -42,6 +47,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
 MiB = 1 << 20
+GiB = 1 << 30
+TLS = "+tls"
+OURS = ("engine", "baseline", "provisioner")
 ONE = ("Bench/One-GiB", {"model-Q4_K_M.gguf": 1024 * MiB})
 HALF = ("Bench/Half-GiB", {"model-Q8_0.gguf": 512 * MiB})
 
@@ -64,6 +72,8 @@ class Result:
     seconds: float
     rss_mb: float
     commit_lag: float | None = None
+    cpu: float = 0.0  # user + system seconds of the tool's processes
+    server_cpu: float = 0.0  # ... and of the fixture server meanwhile
 
 
 @dataclass
@@ -128,6 +138,32 @@ def _wait4_rss() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def _children_cpu() -> float:
+    """CPU seconds of every child waited for so far (the tool, and what it ran)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds of a running process (the fixture server), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def make_tls(folder: Path) -> tuple[Path, Path]:
+    """A local CA and a certificate for both fixture hosts: (CA bundle, cert + key PEM)."""
+    import trustme
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(folder / "ca.pem"))
+    issued = ca.issue_cert("127.0.0.1", "127.0.0.2")
+    issued.private_key_and_cert_chain_pem.write_to_path(str(folder / "server.pem"))
+    return folder / "ca.pem", folder / "server.pem"
 
 
 def tool_engine(sc: Scenario, url: str, work: Path, env: dict[str, str]) -> Result:
@@ -196,6 +232,8 @@ def tool_aria2c(sc: Scenario, url: str, work: Path, env: dict[str, str]) -> Resu
         "-i",
         str(listing),
     ]
+    if "SSL_CERT_FILE" in env:
+        command.append(f"--ca-certificate={env['SSL_CERT_FILE']}")
     seconds, rss, _ = run_child(command, env)
     return Result(seconds, rss)
 
@@ -256,14 +294,19 @@ def mbps(sc: Scenario, tool: str) -> list[float]:
     return [sc.total / r.seconds / 1e6 for r in sc.results.get(tool, [])]
 
 
+def cpu_per_gib(sc: Scenario, tool: str, server: bool = False) -> float:
+    runs = sc.results[tool]
+    return statistics.median((r.server_cpu if server else r.cpu) for r in runs) * GiB / sc.total
+
+
 def report(sc: Scenario, link: float) -> None:
     where = (
         f"WAN, link {link:.0f} MB/s, {link / 16:.1f} MB/s per connection" if sc.wan else "loopback"
     )
     print(f"\n== ({sc.name}) {sc.repo}: {len(sc.files)} files, {sc.total / 1e9:.2f} GB, {where}")
-    header = f"{'tool':<12} {'median MB/s':>11} {'min..max MB/s':>16} {'peak RSS MB':>12}"
+    header = f"{'tool':<16} {'median MB/s':>11} {'min..max MB/s':>16} {'peak RSS MB':>12}"
     share = f" {'link':>5}" if sc.wan else ""
-    print(f"{header}{share}  last byte->commit")
+    print(f"{header}{share} {'CPU s/GiB':>10} {'server CPU':>10}  last byte->commit")
     for tool in sc.results:
         speeds, rss = mbps(sc, tool), [r.rss_mb for r in sc.results[tool]]
         lags = [r.commit_lag for r in sc.results[tool] if r.commit_lag is not None]
@@ -271,17 +314,52 @@ def report(sc: Scenario, link: float) -> None:
         spread = f"{min(speeds):.0f}..{max(speeds):.0f}"
         median = statistics.median(speeds)
         share = f" {median / link:>5.0%}" if sc.wan else ""
-        print(f"{tool:<12} {median:>11.0f} {spread:>16} {max(rss):>12.0f}{share}  {lag}")
-    for ours in ("engine", "baseline", "provisioner"):
-        if ours not in sc.results:
-            continue
-        ratios = []
-        for peer in sc.results:
-            if peer in ("engine", "baseline", "provisioner"):
+        cpu = f"{cpu_per_gib(sc, tool):>10.2f} {cpu_per_gib(sc, tool, server=True):>10.2f}"
+        print(f"{tool:<16} {median:>11.0f} {spread:>16} {max(rss):>12.0f}{share} {cpu}  {lag}")
+    for suffix in ("", TLS):
+        for ours in OURS:
+            if ours + suffix not in sc.results:
                 continue
-            ratio = statistics.median(mbps(sc, ours)) / statistics.median(mbps(sc, peer))
-            ratios.append(f"{ratio:.2f}x {peer}")
-        print(f"{ours} vs peers: {', '.join(ratios)}")
+            ratios = []
+            for peer in sc.results:
+                name = peer.removesuffix(TLS)
+                if name in OURS or peer != name + suffix:
+                    continue
+                ratio = statistics.median(mbps(sc, ours + suffix)) / statistics.median(
+                    mbps(sc, peer)
+                )
+                ratios.append(f"{ratio:.2f}x {peer}")
+            print(f"{ours + suffix} vs peers: {', '.join(ratios)}")
+    tls_cost(sc)
+
+
+def tls_cost(sc: Scenario) -> None:
+    """Plain against TLS for each tool run both ways: speed, and client CPU per GiB."""
+    for tool in sc.results:
+        if tool.endswith(TLS) or tool + TLS not in sc.results:
+            continue
+        plain, tls = statistics.median(mbps(sc, tool)), statistics.median(mbps(sc, tool + TLS))
+        cpu, tls_cpu = cpu_per_gib(sc, tool), cpu_per_gib(sc, tool + TLS)
+        print(
+            f"TLS cost, {tool}: {plain:.0f} -> {tls:.0f} MB/s ({tls / plain:.2f}x), "
+            f"client CPU {cpu:.2f} -> {tls_cpu:.2f} s/GiB (+{tls_cpu - cpu:.2f})"
+        )
+
+
+def run_tool(
+    tool: str, sc: Scenario, url: str, out: Path, env: dict[str, str], server_pid: int
+) -> Result:
+    """One run of one tool into a fresh ``out``, with its CPU time and the server's."""
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    cpu, server_cpu = _children_cpu(), _process_cpu(server_pid)
+    try:
+        result = TOOLS[tool](sc, url, out, env)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    result.cpu = _children_cpu() - cpu
+    result.server_cpu = _process_cpu(server_pid) - server_cpu
+    return result
 
 
 def main() -> int:
@@ -299,6 +377,7 @@ def main() -> int:
     parser.add_argument(
         "--baseline", type=Path, help="another checkout whose engine runs as tool 'baseline'"
     )
+    parser.add_argument("--tls", action="store_true", help="also run every tool over https")
     parser.add_argument("--child-engine", nargs=4, metavar=("URL", "REPO", "COMMIT", "WORK"))
     args = parser.parse_args()
     if args.child_engine:
@@ -325,29 +404,30 @@ def main() -> int:
     link = args.link * 1e6
     shaping = ["--link-rate", str(link), "--connection-rate", str(link / 16)]
     shaping += ["--response-delay", str(args.delay)]
-    servers = [start_subprocess_server(hub_root)]
-    if any(sc.wan for sc in scenarios):
-        servers.append(start_subprocess_server(hub_root, args=shaping))
-    urls = {False: servers[0][1], True: servers[-1][1]}
     env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_ENDPOINT")}
     env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{ROOT / 'src'}"
+    envs = {"": env}
+    if args.tls:
+        ca, pem = make_tls(args.work / "tls")
+        envs[TLS] = {**env, "SSL_CERT_FILE": str(ca), "CURL_CA_BUNDLE": str(ca)}
+    servers: dict[tuple[bool, str], tuple[subprocess.Popen[str], str]] = {}
+    for wan in sorted({sc.wan for sc in scenarios}):
+        for suffix in envs:
+            extra = (shaping if wan else []) + (["--tls-cert", str(pem)] if suffix else [])
+            servers[(wan, suffix)] = start_subprocess_server(hub_root, args=extra)
     try:
         for run in range(args.runs):
             for sc in scenarios:
-                for tool in tools:
-                    out = args.work / "out"
-                    shutil.rmtree(out, ignore_errors=True)
-                    out.mkdir(parents=True)
-                    try:
-                        result = TOOLS[tool](sc, urls[sc.wan], out, env)
-                    finally:
-                        shutil.rmtree(out, ignore_errors=True)
-                    sc.results.setdefault(tool, []).append(result)
-                    speed = sc.total / result.seconds / 1e6
-                    line = f"run {run + 1} ({sc.name}) {tool:<12} {speed:7.0f} MB/s"
-                    print(f"{line}  {result.rss_mb:6.0f} MB RSS", flush=True)
+                for suffix, tool_env in envs.items():
+                    server, url = servers[(sc.wan, suffix)]
+                    for tool in tools:
+                        result = run_tool(tool, sc, url, args.work / "out", tool_env, server.pid)
+                        sc.results.setdefault(tool + suffix, []).append(result)
+                        speed = sc.total / result.seconds / 1e6
+                        line = f"run {run + 1} ({sc.name}) {tool + suffix:<16} {speed:7.0f} MB/s"
+                        print(f"{line}  {result.rss_mb:6.0f} MB RSS", flush=True)
     finally:
-        for server, _ in servers:
+        for server, _ in servers.values():
             server.terminate()
             server.wait()
     for sc in scenarios:
