@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -36,6 +37,7 @@ from ._references import ModelReference
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _TRUE = ("1", "true", "yes", "on")
 MAX_FILES = 100_000  # a listing longer than this is hostile, not a model
+_HEADS_AT_ONCE = 8  # HEADs in flight when a mirror's listing lacks sizes or hashes
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,8 @@ class HubClient:
     ) -> tuple[RemoteFile, ...]:
         """The selected files with a size each and, unless allowed otherwise, a published hash.
 
-        A fact the listing lacks is asked of the next source: the tree listing, then a HEAD.
+        A fact the listing lacks is asked of the next source: the tree listing, then a HEAD
+        (several at once: over a WAN each is a round trip or two).
         """
         chosen = {p: snapshot.facts(p) for p in paths}
         if not any(map(_incomplete, chosen.values())):
@@ -160,11 +163,12 @@ class HubClient:
                     p: merge(p, [("listing", f), (origin, tree.get(p, FileFacts(p)))])
                     for p, f in chosen.items()
                 }
-            for path, facts in chosen.items():
-                if _incomplete(facts):
-                    chosen[path] = merge(
-                        path, [("listing", facts), *self._head(http, snapshot, path)]
-                    )
+            missing = [p for p, f in chosen.items() if _incomplete(f)]
+            if missing:
+                with ThreadPoolExecutor(min(len(missing), _HEADS_AT_ONCE)) as pool:
+                    heads = pool.map(lambda p: self._head(http, snapshot, p), missing)
+                    for path, said in zip(missing, heads, strict=True):
+                        chosen[path] = merge(path, [("listing", chosen[path]), *said])
         finally:
             http.close()
         return tuple(self._final(snapshot, f, allow_unverified) for f in chosen.values())
