@@ -36,6 +36,13 @@ class Catalog:
         """Manifests that do not read back, for ``list``, ``verify --all`` and ``gc``."""
         return self.store.read_all()[1]
 
+    def entries(self) -> list[Entry]:
+        """Every entry with its manifest path (what gc, eviction and sync walk)."""
+        return [
+            Entry(path, info, parse_reference(info.reference))
+            for path, info in self.store.all_manifests()
+        ]
+
     def entries_of(self, ref: ModelReference) -> list[Entry]:
         return self._read(ref)[0]
 

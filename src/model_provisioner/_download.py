@@ -28,9 +28,11 @@ from ._metadata import read_local_metadata
 from ._models import HASH_FIRST_SEEN, HASH_PUBLISHED, ModelFile, ModelInfo
 from ._progress import ProgressCallback, ProgressReporter, Stage, Ticker, TransferStats
 from ._references import ModelReference
+from ._reservations import Reservation, remaining_bytes
 from ._selection import Selection, select_files
 from ._store import Store
 from ._transfer import TransferEngine, TransferJob, TransferOptions
+from ._usage import record_use
 
 # Rounds of "fetch what is missing, re-check under the commit lock" before giving up.
 _COMMIT_TRIES = 5
@@ -86,9 +88,15 @@ class PullRequest:
 
 class Downloader:
     def __init__(
-        self, store: Store, settings: HubSettings, options: TransferOptions | None = None
+        self,
+        store: Store,
+        settings: HubSettings,
+        options: TransferOptions | None = None,
+        budget: int | None = None,
     ) -> None:
+        """``budget`` caps the store's size: a pull evicts unpinned models to fit under it."""
         self.store = store
+        self.budget = budget
         self.catalog = Catalog(store)
         self.settings = settings
         self.hub = HubClient(settings)
@@ -138,10 +146,7 @@ class Downloader:
                     self.store.partial_path(f.sha256, f.git_sha1, f.unverified_key): f.size
                     for f in todo
                 }
-                claim = self.reservations.claim(
-                    partials, plan.ref.canonical, blobs=present.values()
-                )
-                held.enter_context(claim)
+                held.enter_context(self._claim(plan, partials, present))
                 hashes |= self._transfer(plan, todo, reporter, cancel)
                 with self.store.commit_lock():
                     todo = self._vanished(plan, present, hashes)
@@ -155,6 +160,34 @@ class Downloader:
             f"{plan.ref.canonical}: files kept disappearing before the commit ({names})",
             hint="another command is removing them; run the pull again when it is done",
         )
+
+    def _claim(
+        self, plan: PullPlan, partials: dict[Path, int], present: dict[str, str]
+    ) -> Reservation:
+        """Reserve disk space; under a budget, first evict least recently used models so the
+        pull fits it (eviction and claim under the commit lock, so two pulls cannot both count
+        the same room)."""
+        what, blobs = plan.ref.canonical, present.values()
+        if self.budget is None:
+            return self.reservations.claim(partials, what, blobs=blobs)
+        from ._eviction import make_room
+
+        with self.store.commit_lock():
+            need = remaining_bytes(partials)
+            others = self.reservations.reserved_by_others()
+            room = make_room(self.store, self.catalog, self.budget, need, others, blobs)
+            free = min(room, free_bytes(self.store.home))
+            return self.reservations.claim(partials, what, free=free, blobs=blobs)
+
+    def install_plan(
+        self, plan: PullPlan, progress: ProgressCallback | None, cancel: threading.Event
+    ) -> ModelInfo:
+        """Fetch and commit a plan made elsewhere (``sync`` makes one from a lockfile)."""
+        reporter = ProgressReporter(plan.ref.canonical, progress)
+        self.store.ensure()
+        with self.store.entry_lock(plan.ref):
+            info = self._fetch_and_commit(plan, reporter, cancel)
+        return self._done(reporter, info)
 
     def _whole(self, entry: Entry) -> bool:
         """Every file is its verified blob (stat only): else the same commit is fetched again,
@@ -272,6 +305,7 @@ class Downloader:
             endpoint=self.settings.endpoint,
         )
         manifest = self.store.write_manifest(info, ref)
+        record_use(self.store, manifest)
         if old is not None and old.manifest == manifest and old.info.commit != snap.commit:
             used = self.catalog.used_files(ref.provider, snap.repo, besides=old.manifest)
             used |= {(snap.commit, f.path) for f in files}

@@ -21,6 +21,7 @@ from ._models import FileCheck, ModelFile, ModelInfo, VerifyReport
 from ._names import safe_relpath
 from ._references import parse_reference
 from ._store import Store
+from ._usage import forget
 
 _READ = 1 << 20
 
@@ -156,6 +157,7 @@ def delete_entry(store: Store, catalog: Catalog, entry: Entry) -> None:
     info = entry.info
     store.remove_manifest(entry.manifest)
     store.release(info, catalog.used_files(info.provider, info.repo, besides=entry.manifest))
+    forget(store, entry.manifest)
 
 
 def disk_usage(store: Store) -> int:

@@ -32,6 +32,7 @@ from ._operations import (
 from ._progress import DownloadProgress, ProgressCallback
 from ._references import ModelReference, parse_reference
 from ._store import Store
+from ._usage import is_pinned, last_used, record_use, set_pinned
 
 if TYPE_CHECKING:
     import asyncio
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     # that only read the store (path, list, info) never load it. See tests/test_cli_imports.py.
     from ._config import Config
     from ._download import Downloader, PullPlan
+    from ._gc import GcReport
     from ._hub import HubSettings
     from ._offers import RemoteOffers
     from ._ratelimit import RateLimiter
@@ -86,6 +88,7 @@ class ModelProvisioner:
         token: str | None = None,
         transfer: TransferOptions | None = None,
         limit_rate: float | None = None,
+        budget: int | None = None,
     ) -> None:
         """Arguments beat the environment, which beats ``<home>/config.toml``."""
         self.store = Store(Path(base_dir) if base_dir is not None else default_home())
@@ -94,6 +97,7 @@ class ModelProvisioner:
         self._token = token
         self.transfer_options = transfer
         self._limit_rate = limit_rate
+        self._budget = budget
         self._limiter: RateLimiter | None = None
 
     @functools.cached_property
@@ -151,10 +155,37 @@ class ModelProvisioner:
         """The path a worker loads: the GGUF file (first part if split) or the model folder.
 
         Never a path that is missing or known damaged: that raises IntegrityError naming the
-        repair. Stat calls only, so this stays fast.
+        repair. Stat calls only, so this stays fast. Counts as a use (eviction takes the least
+        recently used first): one best-effort ``utime``, so a read-only store still answers.
         """
         entry = self.catalog.find(self.parse(reference))
-        return usable_entry(self.store, entry).model_path if entry else None
+        if entry is None:
+            return None
+        path = usable_entry(self.store, entry).model_path
+        record_use(self.store, entry.manifest)
+        return path
+
+    @_store_errors
+    def use_model(self, reference: str) -> ModelInfo:
+        """``usable_model``, recorded as a use: the entry a worker is about to load."""
+        entry = self.catalog.get(self.parse(reference))
+        info = usable_entry(self.store, entry)
+        record_use(self.store, entry.manifest)
+        return info
+
+    @_store_errors
+    def set_pinned(self, reference: str, pinned: bool = True) -> ModelInfo:
+        """A pinned model is never evicted to fit a budget (``rm`` still removes it)."""
+        entry = self.catalog.get(self.parse(reference))
+        set_pinned(self.store, entry.manifest, pinned)
+        return entry.info
+
+    def is_pinned(self, reference: str) -> bool:
+        return is_pinned(self.store, self.catalog.get(self.parse(reference)).manifest)
+
+    def last_used(self, reference: str) -> float:
+        """When the model was last handed to a worker (or pulled), in seconds since the epoch."""
+        return last_used(self.store, self.catalog.get(self.parse(reference)).manifest)
 
     def find_local_projector(self, reference: str) -> Path | None:
         """The vision projector (``mmproj-*.gguf``) that came with the model, if any."""
@@ -219,6 +250,22 @@ class ModelProvisioner:
     @_store_errors
     def get_total_disk_usage(self) -> int:
         return disk_usage(self.store)
+
+    @_store_errors
+    def gc(
+        self,
+        older_than: float = 86400.0,
+        *,
+        max_size: int | None = None,
+        keep_recent: float | None = None,
+        dry_run: bool = False,
+    ) -> GcReport:
+        """Garbage, then (with ``max_size``) unpinned models least recently used first."""
+        from ._eviction import KEEP_RECENT
+        from ._gc import collect
+
+        recent = KEEP_RECENT if keep_recent is None else keep_recent
+        return collect(self.store, self.catalog, older_than, max_size, recent, dry_run=dry_run)
 
     @_store_errors
     def collect_garbage(self, older_than: float = 86400.0, *, dry_run: bool = False) -> list[Path]:
@@ -378,7 +425,16 @@ class ModelProvisioner:
         if self.transfer_options is None and self.config.max_connections is not None:
             options = replace(options, max_connections=self.config.max_connections)
         options = replace(options, limiter=self.limiter)
-        return Downloader(self.store, self._settings(), options)
+        return Downloader(self.store, self._settings(), options, budget=self.budget)
+
+    @property
+    def budget(self) -> int | None:
+        """The store's size cap (config ``budget``, $PROVISIONER_BUDGET, or the argument)."""
+        return self._budget or self.config.budget
+
+    @budget.setter
+    def budget(self, size: int | None) -> None:
+        self._budget = size
 
     def _settings(self) -> HubSettings:
         """The endpoint: argument, else $HF_ENDPOINT, else the config file, else the Hub."""

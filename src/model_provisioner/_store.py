@@ -6,6 +6,8 @@ manifests/hf/<org>/<name>/<key>.json       one catalog entry, written last
 quarantine/<sha256>.<ns>                   content found damaged, moved aside, never linked again
 partial/                                   downloads in progress and their journals
 locks/                                     single-flight and commit locks
+usage/hf/<org>/<name>/<key>                empty; its mtime is the entry's last use
+pins/hf/<org>/<name>/<key>                 exists while the entry is pinned
 
 Every name under ``partial/`` and ``locks/`` is built here and nowhere else: the transfer engine,
 garbage collection and the pull all ask this module, so they cannot disagree on which lock
@@ -61,6 +63,7 @@ _JOURNAL = ".journal"
 _LOCK = ".lock"
 _TEMP = ".tmp"
 _HEX64 = re.compile(rb"[0-9a-f]{64}")
+_MANIFEST = ".json"
 
 
 # -- names of the files beside a partial download ---------------------------------------------
@@ -125,6 +128,8 @@ class Store:
         self.quarantine = self.home / "quarantine"
         self.partial = self.home / "partial"
         self.locks = self.home / "locks"
+        self.usage = self.home / "usage"
+        self.pins = self.home / "pins"
         self.reservations = Reservations(self.partial / "reservations")
         self._cache: dict[Path, tuple[tuple[int, int, int], ModelInfo | Unreadable]] = {}
 
@@ -405,6 +410,24 @@ class Store:
 
         self.locks.mkdir(parents=True, exist_ok=True)
         return FileLock(self.locks / f"{quote(name, safe='')}{_LOCK}", timeout=timeout)
+
+    def usage_marker(self, manifest: Path) -> Path:
+        """The file whose mtime says when the entry of ``manifest`` was last used."""
+        return self._marker(self.usage, manifest)
+
+    def pin_marker(self, manifest: Path) -> Path:
+        """The file that exists while the entry of ``manifest`` is pinned."""
+        return self._marker(self.pins, manifest)
+
+    def manifest_of_marker(self, marker: Path) -> Path:
+        """The manifest a usage or pin marker belongs to."""
+        for top in (self.usage, self.pins):
+            if top in marker.parents:
+                return self.manifests / f"{marker.relative_to(top)}{_MANIFEST}"
+        raise ValueError(f"{marker} is not a marker")
+
+    def _marker(self, top: Path, manifest: Path) -> Path:
+        return top / str(manifest.relative_to(self.manifests)).removesuffix(_MANIFEST)
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from .gc import gc
 from .info import info
 from .listing import list_models
 from .path import path
+from .pin import pin, unpin
 from .pull import pull
 from .remove import rm
 from .search import search
@@ -51,6 +52,8 @@ cli.add_command(rm, name="delete")
 cli.add_command(du)
 cli.add_command(du, name="disk-usage")
 cli.add_command(gc)
+cli.add_command(pin)
+cli.add_command(unpin)
 cli.add_command(serve)
 cli.add_command(search)
 cli.add_command(alias)

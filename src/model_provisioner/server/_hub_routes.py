@@ -86,6 +86,7 @@ def hub_resolve(repo: RepoId, rest: str, mirror: MirrorDep) -> FileResponse:
     revision, path = mirror.split_revision(repo, rest)
     snapshot = mirror.snapshot(repo, revision)
     entry = snapshot.file(path)
+    mirror.record_use(snapshot, path)
     return BlobResponse(
         mirror.file_path(snapshot, path),
         headers=entry.headers(snapshot.commit),

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from .._errors import EntryNotFound, RepoNotFound, RevisionNotFound
 from .._models import ModelFile, ModelInfo
 from .._store import Store
+from .._usage import record_use
 
 PROVIDER = "hf"
 
@@ -203,6 +204,12 @@ class Mirror:
                 return rev, rest[len(rev) + 1 :]
         rev, _, path = rest.partition("/")
         return rev, path
+
+    def record_use(self, snapshot: MirrorSnapshot, path: str) -> None:
+        """A file served to another machine counts as a use of every entry that holds it."""
+        for manifest, info in self.store.manifests_of(PROVIDER, snapshot.repo):
+            if info.commit == snapshot.commit and any(f.path == path for f in info.files):
+                record_use(self.store, manifest)
 
     def file_path(self, snapshot: MirrorSnapshot, path: str) -> Path:
         """The immutable, verified blob, and only while it is a regular file of its size: a

@@ -42,7 +42,7 @@ def delete_model(reference: str, provisioner: Provisioner) -> ModelOut:
 def model_path(reference: str, provisioner: Provisioner) -> ModelPath:
     """The path a worker loads (GGUF file, first split part, or folder); 404 if not installed,
     409 if a file is missing or known damaged (``pull`` repairs it)."""
-    info = provisioner.usable_model(reference)
+    info = provisioner.use_model(reference)
     return ModelPath(reference=info.reference, path=str(info.model_path))
 
 
