@@ -161,3 +161,14 @@ def test_repo_ids_match_without_case() -> None:
     a = parse_reference("TheBloke/Model-GGUF:Q4_K_M")
     b = parse_reference("thebloke/model-gguf:q4_k_m")
     assert a.matches(b) and a != b
+
+
+def test_imported_providers_parse_and_round_trip() -> None:
+    ollama = parse_reference("ollama:library/llama3")
+    assert (ollama.provider, ollama.repo, ollama.revision) == ("ollama", "library/llama3", "latest")
+    assert ollama.canonical == "ollama:library/llama3@latest"
+    assert parse_reference(ollama.canonical) == ollama
+    local = parse_reference("local:me/minilm")
+    assert (local.provider, local.revision, local.canonical) == ("local", "main", "local:me/minilm")
+    with pytest.raises(InvalidReference, match="unknown provider"):
+        parse_reference("docker:ai/smollm2")

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
         Unauthorized,
         UsageError,
     )
+    from ._hf_export import ExportReport
+    from ._imports import ImportReport
     from ._models import FileCheck, ModelFile, ModelInfo, VerifyReport
     from ._offers import Offer, RemoteOffers
     from ._progress import DownloadProgress, Stage
@@ -70,7 +72,9 @@ _ERRORS = (
 _WHERE: dict[str, str] = {
     **dict.fromkeys(_ERRORS, "._errors"),
     "DownloadProgress": "._progress",
+    "ExportReport": "._hf_export",
     "FileCheck": "._models",
+    "ImportReport": "._imports",
     "ModelFile": "._models",
     "ModelInfo": "._models",
     "ModelProvisioner": "._provisioner",
@@ -94,7 +98,9 @@ __all__ = [
     "DiskSpaceError",
     "DownloadProgress",
     "EntryNotFound",
+    "ExportReport",
     "FileCheck",
+    "ImportReport",
     "IntegrityError",
     "InvalidReference",
     "JobNotFound",

@@ -4,9 +4,11 @@
     limit_rate = "50M"       # download bandwidth cap in bytes/s, shared by all pulls of a process
     max_connections = 8      # parallel connections per pull
     endpoint = "https://huggingface.co"   # the Hub or mirror
+    export_hf_cache = "~/.cache/huggingface/hub"   # keep this hf cache view up to date on pull
 
 Every key has an environment variable (``PROVISIONER_BUDGET``, ``PROVISIONER_LIMIT_RATE``,
-``PROVISIONER_MAX_CONNECTIONS``, ``HF_ENDPOINT``); a flag beats both. The file is outside data:
+``PROVISIONER_MAX_CONNECTIONS``, ``HF_ENDPOINT``, ``PROVISIONER_EXPORT_HF_CACHE``); a flag beats
+both. The file is outside data:
 an unknown key, a wrong type or an unreadable value is one ``UsageError`` naming the key.
 Read only by commands that download or collect (``path`` and ``list`` never parse TOML).
 """
@@ -35,6 +37,7 @@ class Config:
     limit_rate: int | None = None
     max_connections: int | None = None
     endpoint: str | None = None
+    export_hf_cache: str | None = None
 
 
 def parse_size(value: object) -> int:
@@ -76,12 +79,19 @@ def _endpoint(value: object) -> str:
     return value.strip().rstrip("/")
 
 
-# key -> (parser, environment variable). life1's hf-cache export folder joins this table.
+def _folder(value: object) -> str:
+    if not isinstance(value, str) or not value.strip() or not value.isprintable():
+        raise ValueError("expected a folder path")
+    return str(Path(value.strip()).expanduser())
+
+
+# key -> (parser, environment variable).
 KEYS: dict[str, tuple[Callable[[object], Any], str]] = {
     "budget": (parse_size, "PROVISIONER_BUDGET"),
     "limit_rate": (_rate, "PROVISIONER_LIMIT_RATE"),
     "max_connections": (_connections, "PROVISIONER_MAX_CONNECTIONS"),
     "endpoint": (_endpoint, "HF_ENDPOINT"),
+    "export_hf_cache": (_folder, "PROVISIONER_EXPORT_HF_CACHE"),
 }
 
 

@@ -19,6 +19,7 @@ from ._errors import (
     DamagedManifest,
     IntegrityError,
     MetadataError,
+    ModelNotFound,
     OfflineError,
     ProvisionerError,
 )
@@ -27,7 +28,7 @@ from ._hub import HubClient, HubSettings, RemoteFile, RepoSnapshot
 from ._metadata import read_local_metadata
 from ._models import HASH_FIRST_SEEN, HASH_PUBLISHED, ModelFile, ModelInfo
 from ._progress import ProgressCallback, ProgressReporter, Stage, Ticker, TransferStats
-from ._references import ModelReference
+from ._references import LOCAL_PROVIDERS, ModelReference
 from ._reservations import Reservation, remaining_bytes
 from ._selection import Selection, select_files
 from ._store import Store
@@ -111,6 +112,18 @@ class Downloader:
         stays = entry is not None and (not request.update or ref.pinned or self.settings.offline)
         if entry and stays and not damage:
             return self._done(reporter, entry.info)
+        if ref.provider in LOCAL_PROVIDERS:
+            if entry is not None and damage:
+                raise IntegrityError(
+                    f"{ref.canonical} is damaged: " + "; ".join(damage),
+                    hint="import it again from its source",
+                )
+            if entry is not None:
+                return self._done(reporter, entry.info)
+            raise ModelNotFound(
+                f"{ref.canonical} is not installed, and {ref.provider}: models are not pulled",
+                hint="provisioner import adopts them from their tool's store",
+            )
         if entry is not None:
             ref = entry.ref  # a bare org/repo updates the installed entry it resolves to
         if self.settings.offline:
@@ -122,7 +135,7 @@ class Downloader:
             at = entry.info.commit if entry and stays else None
             plan = self.plan(ref, allow_unverified=request.allow_unverified, at=at)
             entry = self._installed(ref)
-            if entry and entry.info.commit == plan.snapshot.commit and self._whole(entry):
+            if entry and _holds_plan(entry.info, plan) and self._whole(entry):
                 return self._done(reporter, entry.info)
             info = self._fetch_and_commit(plan, reporter, request.cancel)
         return self._done(reporter, info)
@@ -337,6 +350,13 @@ class Downloader:
             path=str(info.model_path),
         )
         return info
+
+
+def _holds_plan(info: ModelInfo, plan: PullPlan) -> bool:
+    """The entry is at the plan's commit and has every file it selects (an imported entry
+    may hold fewer: the missing ones are fetched, the rest is found in the store)."""
+    have = {f.path for f in info.files}
+    return info.commit == plan.snapshot.commit and all(f.path in have for f in plan.files)
 
 
 def describe(folder: Path, paths: Sequence[str]) -> dict[str, Any]:

@@ -68,6 +68,7 @@ def parse_manifest(raw: bytes, home: Path) -> ModelInfo:
         metadata=metadata,
         provider=provider,
         endpoint=_opt_str(data, "endpoint"),
+        imported_from=_opt_str(data, "imported_from"),
     )
 
 

@@ -49,6 +49,7 @@ class ModelInfo:
     metadata: dict[str, Any] = field(default_factory=dict)
     provider: str = "hf"
     endpoint: str | None = None
+    imported_from: str | None = None
 
     @property
     def total_size(self) -> int:

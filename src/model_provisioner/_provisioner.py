@@ -42,7 +42,9 @@ if TYPE_CHECKING:
     from ._config import Config
     from ._download import Downloader, PullPlan
     from ._gc import GcReport
+    from ._hf_export import ExportReport
     from ._hub import HubSettings
+    from ._imports import ImportReport
     from ._offers import RemoteOffers
     from ._ratelimit import RateLimiter
     from ._remote import RemoteInspection
@@ -280,6 +282,73 @@ class ModelProvisioner:
         return path_size(Path(path))
 
     @_store_errors
+    def import_hf_cache(
+        self,
+        cache_dir: str | os.PathLike[str] | None = None,
+        reference: str | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> ImportReport:
+        """Adopt a huggingface_hub cache (every repo and revision, or one reference)."""
+        from ._imports import import_hf_cache
+
+        want = self.parse(reference) if reference else None
+        return import_hf_cache(self.store, _path(cache_dir), want, progress)
+
+    @_store_errors
+    def import_llama_cpp(
+        self,
+        cache_dir: str | os.PathLike[str] | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> ImportReport:
+        """Adopt llama.cpp's downloads (its hf-style cache and its older flat files)."""
+        from ._imports import import_llama_cpp
+
+        return import_llama_cpp(self.store, _path(cache_dir), progress)
+
+    @_store_errors
+    def import_ollama(
+        self,
+        models_dir: str | os.PathLike[str] | None = None,
+        name: str | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> ImportReport:
+        """Adopt an Ollama store's GGUF models as ``ollama:NAMESPACE/MODEL@TAG`` entries."""
+        from ._imports import import_ollama
+        from ._imports._ollama import ollama_reference
+
+        want = ollama_reference(name) if name else None
+        return import_ollama(self.store, _path(models_dir), want, progress)
+
+    @_store_errors
+    def import_folder(
+        self,
+        folder: str | os.PathLike[str],
+        name: str,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> ImportReport:
+        """Adopt a plain folder of model files as ``local:ORG/NAME``."""
+        from ._imports import import_folder
+
+        ref = parse_reference(name if name.startswith("local:") else f"local:{name}")
+        return import_folder(self.store, Path(folder), ref, progress)
+
+    @_store_errors
+    def export_hf_cache(self, cache_dir: str | os.PathLike[str] | None = None) -> ExportReport:
+        """Lay installed models out as a huggingface_hub cache made of links to the store."""
+        from ._imports import hf_hub_cache
+
+        return self._export(_path(cache_dir) or hf_hub_cache(), self.catalog.all())
+
+    def _export(self, cache: Path, infos: list[ModelInfo]) -> ExportReport:
+        from ._hf_export import export_hf_cache
+
+        return export_hf_cache(self.store, cache, infos)
+
+    @_store_errors
     def plan(self, reference: str, *, allow_unverified: bool = False) -> PullPlan:
         """What a pull would fetch, fetching nothing (``pull --dry-run``)."""
         return self._downloader().plan(self.parse(reference), allow_unverified=allow_unverified)
@@ -330,7 +399,10 @@ class ModelProvisioner:
             cancel or threading.Event(),
             allow_unverified=allow_unverified,
         )
-        return self._downloader().pull(request)
+        info = self._downloader().pull(request)
+        if self.config.export_hf_cache is not None:
+            self._export(Path(self.config.export_hf_cache), [info])
+        return info
 
     def pull(
         self,
@@ -441,3 +513,7 @@ class ModelProvisioner:
         from ._hub import HubSettings
 
         return HubSettings.from_env(self._endpoint or self.config.endpoint, self._token)
+
+
+def _path(value: str | os.PathLike[str] | None) -> Path | None:
+    return Path(value).expanduser() if value is not None else None

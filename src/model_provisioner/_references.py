@@ -18,7 +18,11 @@ from ._gguf_names import is_quant_tag
 
 MAX_REFERENCE_LENGTH = 512
 DEFAULT_REVISION = "main"
-PROVIDERS = ("hf",)
+PROVIDERS = ("hf", "ollama", "local")
+# Entries of these providers come from ``provisioner import`` only: nothing to pull them from.
+LOCAL_PROVIDERS = ("ollama", "local")
+# An Ollama model without a tag means ``latest``, as in ``ollama pull``.
+_DEFAULT_REVISIONS = {"ollama": "latest"}
 
 _REPO_PART = re.compile(r"^[A-Za-z0-9_.\-]{1,96}$")
 _REVISION = re.compile(r"^[A-Za-z0-9_.\-/]{1,255}$")
@@ -115,9 +119,12 @@ def parse_reference(text: str, aliases: Mapping[str, str] | None = None) -> Mode
             return _parse_body(text[len(host) + 1 :], text)
     provider, sep, body = text.partition(":")
     if sep and "/" not in provider and provider.lower() in PROVIDERS:
-        return _parse_body(body, text)
+        return _parse_body(body, text, provider.lower())
     if sep and "/" not in provider and provider.lower() not in PROVIDERS and "/" in body:
-        raise InvalidReference(f"unknown provider {provider!r} in {_show(text)}: use 'hf:'")
+        raise InvalidReference(
+            f"unknown provider {provider!r} in {_show(text)}: use 'hf:' ('ollama:' and 'local:'"
+            " name imported models)"
+        )
     if "/" not in text.partition(":")[0].partition("@")[0]:
         return _resolve_alias(text, {} if aliases is None else aliases)
     return _parse_body(text, text)
@@ -156,14 +163,15 @@ def unknown_alias(name: str, aliases: Mapping[str, str]) -> InvalidReference:
     return InvalidReference(f"unknown model alias {name!r} (known aliases: {known})", hint=hint)
 
 
-def _parse_body(body: str, original: str) -> ModelReference:
+def _parse_body(body: str, original: str, provider: str = "hf") -> ModelReference:
     match = re.match(r"^(?P<repo>[^@:]+)(?:@(?P<rev>[^:]*))?(?::(?P<sel>.*))?$", body)
     if not match:
         raise InvalidReference(f"cannot parse {_show(original)}: expected ORG/NAME[@REV][:FILE]")
     repo = _check_repo(match["repo"], original)
-    revision = DEFAULT_REVISION if match["rev"] is None else _check_revision(match["rev"], original)
+    default = _DEFAULT_REVISIONS.get(provider, DEFAULT_REVISION)
+    revision = default if match["rev"] is None else _check_revision(match["rev"], original)
     selector = None if match["sel"] is None else _check_selector(match["sel"], original)
-    return ModelReference(repo, revision, selector)
+    return ModelReference(repo, revision, selector, provider)
 
 
 def _parse_url(text: str) -> ModelReference:

@@ -26,6 +26,7 @@ import re
 import stat
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,11 +164,16 @@ class Store:
             return False
         return stat.S_ISREG(st.st_mode) and st.st_size == size and not journal_of(partial).exists()
 
-    def commit_blob(self, verified: Path, sha256: str) -> Path:
-        """Name verified bytes by their hash; a racing writer produced the same bytes."""
+    def commit_blob(self, verified: Path, sha256: str, *, read_only: bool = True) -> Path:
+        """Name verified bytes by their hash; a racing writer produced the same bytes.
+
+        ``read_only=False`` for a hard link to a foreign file (import): its inode is the
+        source's, whose mode is not ours to change.
+        """
         blob = self._inside(self.blob_path(sha256), self.blobs)
         make_dirs(blob.parent)
-        os.chmod(verified, 0o444)
+        if read_only:
+            os.chmod(verified, 0o444)
         self._clear(blob)
         durability.replace(verified, blob)
         fsync_dir(blob.parent)
@@ -395,6 +401,10 @@ class Store:
             key = hashlib.sha256(unverified_key.encode()).hexdigest()
             return self.partial / f"unverified-{key}{PARTIAL_SUFFIX}"
         raise IntegrityError(f"no valid hash to name a download by: {sha256!r} / {git_sha1!r}")
+
+    def import_partial(self) -> Path:
+        """A fresh partial name for a file being imported: placed, then hashed, then a blob."""
+        return self.partial / f"import-{uuid.uuid4().hex}{PARTIAL_SUFFIX}"
 
     def entry_lock(self, ref: ModelReference) -> FileLock:
         """Single flight per catalog entry: a second pull of it waits, then finds it done."""

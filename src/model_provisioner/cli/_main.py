@@ -12,7 +12,9 @@ from .._errors import ProvisionerError
 from ._app import App
 from .alias import alias
 from .disk import du
+from .export import export
 from .gc import gc
+from .imports import import_models
 from .info import info
 from .listing import list_models
 from .path import path
@@ -57,6 +59,8 @@ cli.add_command(unpin)
 cli.add_command(serve)
 cli.add_command(search)
 cli.add_command(alias)
+cli.add_command(import_models)
+cli.add_command(export)
 
 
 def main(argv: list[str] | None = None) -> None:
