@@ -14,14 +14,13 @@ from pathlib import Path
 import pytest
 
 from model_provisioner import IntegrityError, ModelProvisioner
-from model_provisioner.cli import main
+from tests.cli_helpers import Run, cli_runner
 from tests.hub.repos import FixtureHub
 from tests.hub.server import HubServer
 from tests.makers import make_gguf_repo
 
 REPO = "Org/Tiny-GGUF"
 COPY = "Mirror/Copy-GGUF"
-Run = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
@@ -32,15 +31,7 @@ def prov(home: Path, hub_server: HubServer, fixture_hub: FixtureHub) -> ModelPro
 
 @pytest.fixture
 def cli(prov: ModelProvisioner, capsys: pytest.CaptureFixture[str]) -> Run:
-    def run(*args: str) -> tuple[int, str, str]:
-        try:
-            main(["--home", str(prov.home), "--endpoint", prov.endpoint, *args])
-        except SystemExit as exit:
-            code = int(exit.code or 0)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return cli_runner(prov.home, prov.endpoint, capsys)
 
 
 def blob_of(prov: ModelProvisioner, model: Path) -> Path:

@@ -38,9 +38,11 @@ def verify_entry(store: Store, entry: Entry) -> VerifyReport:
             hint=f"provisioner verify --repair {info.reference} fetches it again",
             problems=report.problems,
         )
-    stamped = replace(info, verified_at=datetime.now(UTC).isoformat(timespec="seconds"))
-    with contextlib.suppress(OSError, ProvisionerError):
-        store.save_manifest(entry.manifest, stamped)
+    with contextlib.suppress(OSError, ProvisionerError), store.commit_lock():
+        # A pull may have moved the entry meanwhile: stamp only the manifest that was verified.
+        if store.read_manifest(entry.manifest) == info:
+            stamped = replace(info, verified_at=datetime.now(UTC).isoformat(timespec="seconds"))
+            store.save_manifest(entry.manifest, stamped)
     return report
 
 
@@ -49,13 +51,26 @@ def inspect_entry(store: Store, entry: Entry) -> VerifyReport:
     info = entry.info
     folder = store.model_dir(info.provider, info.repo, info.commit)
     checks = []
+    condemned: dict[str, tuple[int, int]] = {}
     for f in info.files:
         check = _check_file(store, folder / safe_relpath(f.path), f)
-        if check.blob_damaged:
-            store.quarantine_blob(f.sha256)
+        if check.condemned is not None:
+            condemned[f.sha256] = check.condemned
         checks.append(check.result)
+    quarantine(store, condemned)
     checks += [FileCheck(info.reference, False, p) for p in _split_problems(folder, info)]
     return VerifyReport(info.reference, checks, sum(f.size for f in info.files))
+
+
+def quarantine(store: Store, condemned: dict[str, tuple[int, int]]) -> None:
+    """Move damaged blobs aside under the commit lock, each only if it is still the inode that
+    was found damaged (a repair may have put good bytes there meanwhile). On a read-only store
+    this does nothing: the damage is still reported."""
+    if not condemned:
+        return
+    with contextlib.suppress(OSError), store.commit_lock():
+        for sha256, inode in condemned.items():
+            store.quarantine_blob(sha256, inode)
 
 
 def usable_entry(store: Store, entry: Entry) -> ModelInfo:
@@ -66,10 +81,13 @@ def usable_entry(store: Store, entry: Entry) -> ModelInfo:
     problems = store.entry_problems(info)
     if not problems:
         return info
-    for f in info.files:
-        st = _lstat(store.blob_path(f.sha256))
-        if st is not None and (not stat.S_ISREG(st.st_mode) or st.st_size != f.size):
-            store.quarantine_blob(f.sha256)
+    condemned = {
+        f.sha256: _inode(st)
+        for f in info.files
+        if (st := _lstat(store.blob_path(f.sha256))) is not None
+        and (not stat.S_ISREG(st.st_mode) or st.st_size != f.size)
+    }
+    quarantine(store, condemned)
     raise IntegrityError(
         f"{info.reference} is damaged: " + "; ".join(problems),
         hint=f"provisioner pull {info.reference} repairs it",
@@ -110,7 +128,7 @@ def _split_problems(folder: Path, info: ModelInfo) -> list[str]:
 @dataclass(frozen=True)
 class _Checked:
     result: FileCheck
-    blob_damaged: bool = False
+    condemned: tuple[int, int] | None = None  # the blob's inode, if its bytes are damaged
 
 
 def _check_file(store: Store, path: Path, expected: ModelFile) -> _Checked:
@@ -119,11 +137,13 @@ def _check_file(store: Store, path: Path, expected: ModelFile) -> _Checked:
     Bad bytes in the blob's own inode, or a blob name that is not a regular file, condemn the
     blob; a link that is missing or another file leaves the blob alone (repair relinks it).
     """
-    blob = store.blob_stat(expected.sha256)
-    if blob is None and _lstat(store.blob_path(expected.sha256)) is not None:
-        return _Checked(FileCheck(expected.path, False, "blob is not a regular file"), True)
+    named = _lstat(store.blob_path(expected.sha256))
+    if named is not None and not stat.S_ISREG(named.st_mode):
+        return _Checked(
+            FileCheck(expected.path, False, "blob is not a regular file"), _inode(named)
+        )
     link = _lstat(path)
-    own = blob is not None and link is not None and _inode(link) == _inode(blob)
+    own = _inode(named) if named and link and _inode(link) == _inode(named) else None
     cheap = store.file_problem(path, expected)
     if cheap is not None:
         return _Checked(FileCheck(expected.path, False, cheap), own)

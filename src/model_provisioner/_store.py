@@ -179,11 +179,19 @@ class Store:
         fsync_dir(blob.parent)
         return blob
 
-    def quarantine_blob(self, sha256: str) -> Path | None:
+    def quarantine_blob(self, sha256: str, inode: tuple[int, int] | None = None) -> Path | None:
         """Move damaged content aside: no pull sees it again, so the next one fetches it anew,
-        and every model-folder link to the old inode now reads as damaged. Best effort: on a
-        read-only store the damage is still reported, only not moved."""
-        return self._move_aside(self.blob_path(sha256), sha256)
+        and every model-folder link to the old inode now reads as damaged. ``inode``: only if
+        the blob is still that (device, inode). Best effort: None when nothing was moved."""
+        blob = self.blob_path(sha256)
+        if inode is not None:
+            try:
+                st = os.lstat(blob)
+            except OSError:
+                return None
+            if (st.st_dev, st.st_ino) != inode:
+                return None
+        return self._move_aside(blob, sha256)
 
     def iter_blobs(self) -> Iterator[Path]:
         for shard in _children(self.blobs):
@@ -275,6 +283,11 @@ class Store:
     def save_manifest(self, path: Path, info: ModelInfo) -> None:
         body = json.dumps(info.to_json(self.home), indent=2, sort_keys=True).encode()
         atomic_write(self._inside(path, self.manifests), body + b"\n")
+
+    def read_manifest(self, path: Path) -> ModelInfo | None:
+        """The entry ``path`` holds now; None if it is gone or does not read back."""
+        found = self._read(path)
+        return found if isinstance(found, ModelInfo) else None
 
     def read_repo(
         self, provider: str, repo: str
