@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model_provisioner import DamagedManifest, ModelProvisioner
-from model_provisioner._manifest import ManifestProblem, parse_manifest
+from model_provisioner import DamagedManifest, ModelProvisioner, ModelReference, parse_reference
+from model_provisioner._manifest import ManifestProblem, _plain, parse_manifest
 from model_provisioner._store import Store
 from tests.store_builders import entry, manifest_json, put_blob, write_raw_manifest
 
@@ -206,7 +206,7 @@ def test_delete_beside_a_damaged_manifest_releases_nothing_it_may_use(
 
 
 @settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data())
 def test_random_corruption_never_breaks_listing(
@@ -261,3 +261,21 @@ def test_any_type_in_a_file_field_is_checked(
     f = info.files[0]
     assert type(f.size) is int and f.size >= 0 and len(f.sha256) == 64
     assert isinstance(f.path, str) and ".." not in f.path.split("/")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    selector=st.one_of(
+        st.none(),
+        st.text(alphabet="abqQkK_M0148.-/ *x", min_size=1, max_size=16),
+        st.sampled_from(["Q4_K_M", "q4_k_m", "Q8_0", "iq2_xs", "F16", "a.gguf", ".x", "a..b"]),
+    ),
+    revision=st.sampled_from(["main", "dev", "v1.0"]),
+)
+def test_the_fast_path_for_plain_references_agrees_with_the_parser(
+    selector: str | None, revision: str
+) -> None:
+    text = ModelReference("Org/Name", revision, selector).canonical
+    if _plain(text, "Org/Name", revision, selector):
+        parsed = parse_reference(text)
+        assert (parsed.repo, parsed.revision, parsed.selector) == ("Org/Name", revision, selector)

@@ -8,13 +8,23 @@ store reports it as a DamagedManifest) and never stops the others from being rea
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from ._errors import IntegrityError, InvalidReference
 from ._models import HASH_FIRST_SEEN, HASH_PUBLISHED, MANIFEST_SCHEMA, ModelFile, ModelInfo
 from ._names import is_git_sha1, is_repo_id, is_sha256, safe_relpath
-from ._references import PROVIDERS, parse_reference
+from ._references import (
+    DEFAULT_REVISION,
+    PROVIDERS,
+    ModelReference,
+    SelectorKind,
+    classify_selector,
+    parse_reference,
+)
+
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 
 
 class ManifestProblem(ValueError):
@@ -73,6 +83,8 @@ def parse_manifest(raw: bytes, home: Path) -> ModelInfo:
 
 
 def _check_reference(reference: str, repo: str, revision: str, selector: str | None) -> None:
+    if _plain(reference, repo, revision, selector):
+        return
     try:
         ref = parse_reference(reference)
     except InvalidReference as exc:
@@ -83,6 +95,20 @@ def _check_reference(reference: str, repo: str, revision: str, selector: str | N
         raise ManifestProblem(f"reference {reference!r} names another repo than {repo!r}")
     if (ref.revision, ref.selector) != (revision, selector):
         raise ManifestProblem(f"revision or selector disagree with reference {reference!r}")
+
+
+def _plain(reference: str, repo: str, revision: str, selector: str | None) -> bool:
+    """The common case, without the full parser (a fifth of a cold ``list`` of 10,000): at
+    ``main``, a selector of plain characters in its canonical case, spelled canonically. The
+    parser would give back exactly these fields (``repo`` is already checked)."""
+    if revision != DEFAULT_REVISION:
+        return False
+    if selector is not None:
+        if not _PLAIN.fullmatch(selector) or ".." in selector:
+            return False
+        if classify_selector(selector) is SelectorKind.QUANT and selector != selector.upper():
+            return False
+    return reference == ModelReference(repo, revision, selector).canonical
 
 
 def _files(value: object) -> list[ModelFile]:

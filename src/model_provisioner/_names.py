@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 
-from ._errors import IntegrityError, InvalidReference
-from ._references import PROVIDERS, parse_reference
+from . import _references as references
+from ._errors import IntegrityError
+from ._references import PROVIDERS
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _GIT_SHA1 = re.compile(r"^[0-9a-f]{40}$")
@@ -26,13 +27,7 @@ def is_git_sha1(value: object) -> bool:
 
 def is_repo_id(value: object) -> bool:
     """``ORG/NAME`` under the Hub's rules, and nothing else (no revision, selector or alias)."""
-    if not isinstance(value, str):
-        return False
-    try:
-        ref = parse_reference(f"hf:{value}")
-    except InvalidReference:
-        return False
-    return ref.repo == value and ref.canonical == f"hf:{value}"
+    return isinstance(value, str) and references.is_repo_id(value)
 
 
 def check_sha256(value: str) -> str:

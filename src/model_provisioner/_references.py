@@ -193,6 +193,15 @@ def _parse_url(text: str) -> ModelReference:
     raise InvalidReference(f"cannot parse {_show(text)}: expected /resolve/REV/FILE")
 
 
+def is_repo_id(text: str) -> bool:
+    """``ORG/NAME`` under the Hub's rules, nothing more: what a repo id read from a server or a
+    manifest must be before it names a folder."""
+    try:
+        return _check_repo(text, text) == text
+    except InvalidReference:
+        return False
+
+
 def _check_repo(repo: str, original: str) -> str:
     parts = repo.split("/")
     if len(parts) != 2:
