@@ -51,7 +51,7 @@ def parse_manifest(raw: bytes, home: Path) -> ModelInfo:
     reference = _str(data, "reference")
     revision = _str(data, "revision")
     selector = _opt_str(data, "selector")
-    _check_reference(reference, repo, revision, selector)
+    _check_reference(reference, provider, repo, revision, selector)
     commit = _str(data, "commit")
     if not is_git_sha1(commit):
         raise ManifestProblem(f"commit {commit!r} is not a 40-hex sha")
@@ -82,8 +82,10 @@ def parse_manifest(raw: bytes, home: Path) -> ModelInfo:
     )
 
 
-def _check_reference(reference: str, repo: str, revision: str, selector: str | None) -> None:
-    if _plain(reference, repo, revision, selector):
+def _check_reference(
+    reference: str, provider: str, repo: str, revision: str, selector: str | None
+) -> None:
+    if provider == "hf" and _plain(reference, repo, revision, selector):
         return
     try:
         ref = parse_reference(reference)
@@ -91,6 +93,8 @@ def _check_reference(reference: str, repo: str, revision: str, selector: str | N
         raise ManifestProblem(f"reference {reference!r} does not parse") from exc
     if ref.canonical != reference:
         raise ManifestProblem(f"reference {reference!r} is not canonical")
+    if ref.provider != provider:
+        raise ManifestProblem(f"reference {reference!r} is not of provider {provider!r}")
     if ref.repo.casefold() != repo.casefold():
         raise ManifestProblem(f"reference {reference!r} names another repo than {repo!r}")
     if (ref.revision, ref.selector) != (revision, selector):
