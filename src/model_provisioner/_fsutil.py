@@ -140,7 +140,11 @@ def _same_inode(source: Path, dest: Path) -> bool:
 
 def allocated_bytes(path: Path) -> int:
     """Bytes the file really occupies on disk (sparse files and holes count as they are)."""
-    st = path.stat()
+    return allocated(path.stat())
+
+
+def allocated(st: os.stat_result) -> int:
+    """``allocated_bytes`` of a stat already taken (st_blocks counts 512-byte units)."""
     return st.st_blocks * 512 if hasattr(st, "st_blocks") else st.st_size
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import stat
@@ -14,16 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ._catalog import Catalog, Entry
+from ._digests import file_sha256
 from ._errors import IntegrityError, ProvisionerError
-from ._fsutil import prune_empty_dirs
+from ._fsutil import allocated, prune_empty_dirs
 from ._metadata import FileSource, split_problems, structural_problems
 from ._models import FileCheck, ModelFile, ModelInfo, VerifyReport
 from ._names import safe_relpath
 from ._references import parse_reference
 from ._store import Store
 from ._usage import forget
-
-_READ = 1 << 20
 
 
 def verify_entry(store: Store, entry: Entry) -> VerifyReport:
@@ -151,7 +149,7 @@ def _check_file(store: Store, path: Path, expected: ModelFile) -> _Checked:
         problems = structural_problems(expected.path, source)
     if problems:
         return _Checked(FileCheck(expected.path, False, "; ".join(problems)), own)
-    if _sha256(path) != expected.sha256:
+    if file_sha256(path) != expected.sha256:
         return _Checked(FileCheck(expected.path, False, "sha256 mismatch"), own)
     return _Checked(FileCheck(expected.path, True))
 
@@ -161,14 +159,6 @@ def _lstat(path: Path) -> os.stat_result | None:
         return os.lstat(path)
     except OSError:
         return None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_READ):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def delete_entry(store: Store, catalog: Catalog, entry: Entry) -> None:
@@ -190,7 +180,7 @@ def disk_usage(store: Store) -> int:
                 st = _lstat(Path(root, name))  # None: removed by a command running meanwhile
                 if st is not None and _inode(st) not in seen:
                     seen.add(_inode(st))
-                    total += st.st_blocks * 512
+                    total += allocated(st)
     return total
 
 

@@ -6,7 +6,16 @@ reading a header needs no third-party code.
 
 from __future__ import annotations
 
-__all__ = ["FILE_TYPE_NAMES", "GGML_TYPES", "file_type_label", "ggml_type_name"]
+from collections.abc import Mapping
+
+__all__ = [
+    "FILE_TYPE_NAMES",
+    "GGML_TYPES",
+    "dominant_type",
+    "file_type_label",
+    "ggml_type_name",
+    "quantization_label",
+]
 
 GGML_TYPES: dict[int, tuple[str, int, int]] = {
     # id: (name, elements per block, bytes per block)
@@ -101,3 +110,17 @@ def ggml_type_name(type_id: int) -> str:
 def file_type_label(file_type: int) -> str | None:
     """``general.file_type`` as a quantization label, or None for an unknown value."""
     return FILE_TYPE_NAMES.get(file_type & ~_GUESSED)
+
+
+def dominant_type(type_elements: Mapping[int, int]) -> str | None:
+    """The tensor type holding the most elements (None without tensors)."""
+    if not type_elements:
+        return None
+    return ggml_type_name(max(type_elements.items(), key=lambda item: item[1])[0])
+
+
+def quantization_label(file_type: int | None, dominant: str | None) -> str | None:
+    """A GGUF's quantization: ``general.file_type`` as a label ("Q4_K_M") when it names a
+    known one, else the dominant tensor type."""
+    label = file_type_label(file_type) if file_type is not None else None
+    return label if label is not None else dominant

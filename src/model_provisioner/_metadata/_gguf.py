@@ -18,13 +18,12 @@ from __future__ import annotations
 import math
 import struct
 from array import array
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, overload
 
 from .._errors import MetadataError
-from ._ggml_types import GGML_TYPES, file_type_label, ggml_type_name
+from ._ggml_types import GGML_TYPES, dominant_type, ggml_type_name, quantization_label
 from ._source import DEFAULT_BLOCK_SIZE, ByteSource
 
 __all__ = [
@@ -178,16 +177,12 @@ class GGUFHeader:
     @property
     def dtype(self) -> str | None:
         """The tensor type holding most weights (of tensors with 2+ dimensions)."""
-        if not self.dtype_elements:
-            return None
-        return ggml_type_name(Counter(self.dtype_elements).most_common(1)[0][0])
+        return dominant_type(self.dtype_elements)
 
     @property
     def quantization(self) -> str | None:
         """``general.file_type`` as a label ("Q4_K_M"), else the dominant tensor type."""
-        ft = self.file_type
-        label = file_type_label(ft) if ft is not None else None
-        return label if label is not None else self.dtype
+        return quantization_label(self.file_type, self.dtype)
 
     def arch_int(self, suffix: str) -> int | None:
         """An ``<architecture>.<suffix>`` integer; for per-layer arrays, the largest value."""
@@ -509,9 +504,7 @@ class _Parser:
             dtype = self.scalar(u32)
             offset = self.scalar(u64)
             tensors._append(name, dims, dtype, offset)
-            n = 1
-            for d in dims:
-                n *= d
+            n = math.prod(dims)
             params += n
             counts = dtype_elements if n_dims >= 2 else flat_elements
             counts[dtype] = counts.get(dtype, 0) + n

@@ -23,7 +23,7 @@ from ._config import (
     read_tokenizer_config,
     tokenizer_vocab_size,
 )
-from ._ggml_types import GGML_TYPES, file_type_label, ggml_type_name
+from ._ggml_types import GGML_TYPES, dominant_type, quantization_label
 from ._gguf import GGUFHeader, read_gguf_header
 from ._safetensors import index_shards, read_safetensors_header
 from ._source import ByteSource, FileSource
@@ -130,7 +130,7 @@ def _gguf_metadata(
     dtypes: Counter[int] = Counter()
     for part in headers:
         dtypes.update(part.dtype_elements)
-    dominant = ggml_type_name(dtypes.most_common(1)[0][0]) if dtypes else None
+    dominant = dominant_type(dtypes)
     declared = h.kv.get("split.tensors.count")
     tensor_count = sum(x.tensor_count for x in headers)
     return ModelMetadata(
@@ -139,7 +139,7 @@ def _gguf_metadata(
         name=h.name,
         model_type=None,
         parameter_count=sum(x.parameter_count for x in headers),
-        quantization=_gguf_quantization(h, dominant),
+        quantization=quantization_label(h.file_type, dominant),
         dtype=dominant,
         context_length=h.context_length,
         embedding_length=h.embedding_length,
@@ -152,11 +152,6 @@ def _gguf_metadata(
         tensor_count=declared if isinstance(declared, int) and len(parts) > 1 else tensor_count,
         split_count=h.split_count,
     )
-
-
-def _gguf_quantization(h: GGUFHeader, dominant: str | None) -> str | None:
-    labelled = file_type_label(h.file_type) if h.file_type is not None else None
-    return labelled if labelled is not None else dominant
 
 
 def _shallowest(by_path: Mapping[str, ByteSource], name: str) -> ByteSource | None:

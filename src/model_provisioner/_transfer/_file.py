@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._digests import git_blob_hasher
 from .._fsutil import durability
 from .._platform import open_direct, preallocate
 from .._store import temp_of
@@ -104,7 +105,7 @@ class FileState:
 
     def _reset_hashes(self) -> None:
         self.sha256 = hashlib.sha256()
-        self.sha1 = hashlib.sha1(b"blob %d\0" % self.size) if self.job.git_sha1 else None
+        self.sha1 = git_blob_hasher(self.size) if self.job.git_sha1 else None
         self.hashed = 0
 
     def open(self, *, fresh: bool, prealloc: bool, direct: bool = True) -> int:

@@ -17,8 +17,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .._fsutil import durability
-from .._store import journal_of, temp_of
+from .._fsutil import atomic_write, durability
+from .._store import journal_of
 from ._ranges import RangeSet
 
 VERSION = 1
@@ -88,13 +88,8 @@ class Journal:
         self.path = journal_of(partial)
         self.validator = validator
         self._dirty = False
-        tmp = temp_of(self.path)
         body = self._header() + "".join(f"{s} {e}\n" for s, e in done)
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(body)
-            f.flush()
-            durability.fsync(f.fileno(), tmp)
-        durability.replace(tmp, self.path)
+        atomic_write(self.path, body.encode())
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
 
     def _header(self) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from .._digests import git_blob_sha1
 from .._errors import EntryNotFound, RepoNotFound, RevisionNotFound
 from .._models import ModelFile, ModelInfo
 from .._store import Store
@@ -28,10 +29,6 @@ def lfs_pointer(sha256: str, size: int) -> bytes:
     """The git-lfs pointer a Hub repo stores in git for an LFS file."""
     spec = "https://git-lfs.github.com/spec/v1"
     return f"version {spec}\noid sha256:{sha256}\nsize {size}\n".encode()
-
-
-def git_blob_sha1(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 @dataclass(frozen=True)
