@@ -282,3 +282,22 @@ def test_folder_import_copies_across_devices_and_leaves_the_source(
         for path in folder.iterdir():
             path.unlink()
         folder.rmdir()
+
+
+def test_a_file_others_may_write_is_copied_not_linked(home: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    shared = folder / "m.Q4_K_M.gguf"
+    shared.write_bytes(_gguf(tmp_path, "Q4_K_M", 9))
+    shared.chmod(0o666)
+    mine = folder / "m.Q8_0.gguf"
+    mine.write_bytes(_gguf(tmp_path, "Q8_0", 10))
+    before = fingerprint(folder)
+    report = ModelProvisioner(home).import_folder(folder, "me/m")
+    assert report.ok and len(report.imported) == 2
+    assert report.bytes_copied == shared.stat().st_size
+    assert report.bytes_linked == mine.stat().st_size
+    store = inodes(home / "blobs")
+    assert (shared.stat().st_dev, shared.stat().st_ino) not in store
+    assert (mine.stat().st_dev, mine.stat().st_ino) in store
+    assert fingerprint(folder) == before  # still 0666: the copy was chmodded, not the source

@@ -1,6 +1,7 @@
 """Put a foreign file's bytes under a store name without a second copy where possible.
 
-Order: a hard link (same inode, no bytes written), then a reflink (``ioctl(FICLONE)``: a new
+Order: a hard link (same inode, no bytes written) when the source is ours and writable by no
+one else, then a reflink (``ioctl(FICLONE)``: a new
 inode sharing the extents, on btrfs/XFS/bcachefs), then a plain copy. The source is opened once
 with ``O_NOFOLLOW``; whatever we keep is proven to be the inode we opened, so a file swapped
 under us between the open and the link is copied from the open descriptor instead.
@@ -66,9 +67,15 @@ def open_source(path: Path) -> Source:
     return Source(path, fd, st)
 
 
-def place(source: Source, dest: Path, *, allow_link: bool = True) -> Placement:
+def linkable(st: os.stat_result) -> bool:
+    """Share an inode only with a file that no one else can rewrite: ours (or root's) and not
+    writable by group or others. A blob linked to anything else could change under us."""
+    return st.st_uid in (os.geteuid(), 0) and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def place(source: Source, dest: Path) -> Placement:
     """Make ``dest`` (a fresh name) hold the source's bytes; the source is never written."""
-    if allow_link and _link_same_inode(source, dest):
+    if linkable(source.st) and _link_same_inode(source, dest):
         return Placement.LINK
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
