@@ -10,7 +10,8 @@ hundreds of real processes fast.
 
 A command may add ``"steps": "<file>"`` to record every durability step of the child (see
 ``model_provisioner._fsutil.Durability``) as JSON lines, and ``"kill_at": n`` to SIGKILL the
-child right after its n-th step. Only this test entry point installs that observer.
+child right after its n-th step (``"journal_interval": 60`` keeps timed journal syncs out, so
+that the steps of two runs are the same). Only this test entry point installs that observer.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def run(command: dict[str, Any]) -> dict[str, Any]:
     if steps is not None or kill_at is not None:
         out = open(steps, "a", encoding="utf-8") if steps else None  # noqa: SIM115
         durability.observer = StepRecorder(out, kill_at)
-    options = TransferOptions(max_connections=2, timeout=5.0, journal_interval=0.02)
+    interval = float(command.get("journal_interval", 0.02))
+    options = TransferOptions(max_connections=2, timeout=5.0, journal_interval=interval)
     prov = ModelProvisioner(command["home"], endpoint=command["endpoint"], transfer=options)
     time.sleep(float(command.get("delay", 0)))
     op, ref = command["op"], command.get("ref", "")
