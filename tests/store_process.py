@@ -1,7 +1,7 @@
 """Real provisioner processes for race and crash tests, driven over stdin/stdout.
 
 ``python -m tests.store_process`` is a small fork server: it imports the library once, then for
-each JSON command line (``{"home": ..., "endpoint": ..., "op": "pull" | "rm" | "gc",
+each JSON command line (``{"home": ..., "endpoint": ..., "op": "pull" | "rm" | "gc" | "repair",
 "ref": ..., "delay": seconds}``) forks a child that runs the command through the library
 exactly as the CLI would. It answers one JSON line per command: ``{"ok": true}``;
 ``{"ok": false, "error": "<one line>"}`` for one of our errors; ``{"crash": "<traceback>"}``
@@ -65,6 +65,8 @@ def run(command: dict[str, Any]) -> dict[str, Any]:
             prov.pull(ref)
         elif op == "rm":
             prov.delete_model(ref)
+        elif op == "repair":
+            prov.repair_model(ref)
         elif op == "gc":  # ``repeat`` sweeps back to back, to hit a short window
             for _ in range(int(command.get("repeat", 1))):
                 prov.collect_garbage(older_than=float(command.get("older_than", 0)))

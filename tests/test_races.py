@@ -1,4 +1,4 @@
-"""Real processes racing on shared blobs: pull vs rm vs gc (and the service's DELETE).
+"""Real processes racing on shared blobs: pull vs rm vs gc vs repair (and the service's DELETE).
 
 Each scenario runs ROUNDS times with the second command started at a different moment of the
 pull (plan, transfer, commit), and must end with every listed entry whole (files present, right
@@ -8,6 +8,7 @@ size, right sha256), the pull succeeded and nothing crashed. Tiny models; fork s
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import time
@@ -45,10 +46,18 @@ def workers(hub_server: HubServer, repos: None) -> Iterator[list[Worker]]:
             worker.close()
 
 
-def installed(worker: Worker, tmp_path: Path, ref: str) -> Iterator[Path]:
-    """A fresh home per round holding ``ref``: pulled once, then copied with its hard links."""
+def installed(worker: Worker, tmp_path: Path, *refs: str, flip: str = "") -> Iterator[Path]:
+    """A fresh home per round holding ``refs``: pulled once, then copied with its hard links.
+    ``flip`` names a file whose blob gets one byte flipped first (damage for a repair)."""
     template = tmp_path / "template"
-    assert worker.call(template, "pull", ref)["ok"]
+    for ref in refs:
+        assert worker.call(template, "pull", ref)["ok"]
+    if flip:  # every model-folder name of the blob shows the damage
+        target = next((template / "models").rglob(flip))
+        target.chmod(0o644)
+        with open(target, "r+b") as f:
+            f.seek(-8, os.SEEK_END)
+            f.write(bytes(b ^ 0xFF for b in f.read(1)))
     for i in range(ROUNDS):
         home = tmp_path / f"home{i}"
         subprocess.run(["cp", "-a", str(template), str(home)], check=True)
@@ -120,6 +129,24 @@ def test_two_pulls_and_gc_of_one_blob(workers: list[Worker], tmp_path: Path) -> 
         assert first.receive() == second.receive() == collector.receive() == {"ok": True}
         assert damaged_entries(home) == []
         assert len(ModelProvisioner(home).list_models()) == 2
+
+
+def test_repair_pull_and_rm_of_entries_sharing_a_damaged_blob(
+    workers: list[Worker], tmp_path: Path
+) -> None:
+    """verify --repair refetches the shared blob for A and B while B is pulled and removed."""
+    repairer, puller, remover = workers
+    homes = installed(repairer, tmp_path, f"{A}:Q4_K_M", f"{B}:Q4_K_M", flip="shared.Q4_K_M.gguf")
+    for home, delay in zip(homes, delays(6), strict=True):
+        repairer.send(home, "repair", f"{A}:Q4_K_M")
+        puller.send(home, "pull", f"{B}:Q4_K_M", delay=delay / 2)
+        remover.send(home, "rm", f"{B}:Q4_K_M", delay=delay)
+        assert repairer.receive() == {"ok": True}
+        assert puller.receive() == {"ok": True}
+        removed = remover.receive()  # the repair may re-pull B after it: then rm came first
+        assert removed == {"ok": True} or removed.get("kind") == "ModelNotFound", removed
+        assert damaged_entries(home) == []
+        assert f"hf:{A}:Q4_K_M" in [m.reference for m in ModelProvisioner(home).list_models()]
 
 
 def test_service_delete_during_a_pull_of_an_entry_sharing_blobs(

@@ -108,12 +108,13 @@ def atomic_write(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def link_or_copy(source: Path, dest: Path) -> None:
+def link_or_copy(source: Path, dest: Path) -> bool:
     """Hard-link ``source`` at ``dest`` (replacing it), durably; copy where links cannot cross
-    devices."""
+    devices. False when it had to copy."""
     make_dirs(dest.parent)
     if _same_inode(source, dest):
-        return
+        return True
+    linked = True
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.link")
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
@@ -125,8 +126,10 @@ def link_or_copy(source: Path, dest: Path) -> None:
         shutil.copyfile(source, tmp)
         with open(tmp, "rb") as f:
             durability.fsync(f.fileno(), tmp)
+        linked = False
     durability.replace(tmp, dest)
     fsync_dir(dest.parent)
+    return linked
 
 
 def _same_inode(source: Path, dest: Path) -> bool:

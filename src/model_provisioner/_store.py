@@ -8,6 +8,7 @@ partial/                                   downloads in progress and their journ
 locks/                                     single-flight and commit locks
 usage/hf/<org>/<name>/<key>                empty; its mtime is the entry's last use
 pins/hf/<org>/<name>/<key>                 exists while the entry is pinned
+copied                                     marker: hard links failed once, files were copied
 
 Every name under ``partial/`` and ``locks/`` is built here and nowhere else: the transfer engine,
 garbage collection and the pull all ask this module, so they cannot disagree on which lock
@@ -131,6 +132,7 @@ class Store:
         self.locks = self.home / "locks"
         self.usage = self.home / "usage"
         self.pins = self.home / "pins"
+        self.copied = self.home / "copied"  # exists once links failed and a file was copied
         self.reservations = Reservations(self.partial / "reservations")
         self._cache: dict[Path, tuple[tuple[int, int, int], ModelInfo | Unreadable]] = {}
 
@@ -182,16 +184,18 @@ class Store:
     def quarantine_blob(self, sha256: str, inode: tuple[int, int] | None = None) -> Path | None:
         """Move damaged content aside: no pull sees it again, so the next one fetches it anew,
         and every model-folder link to the old inode now reads as damaged. ``inode``: only if
-        the blob is still that (device, inode). Best effort: None when nothing was moved."""
+        the blob is still that (device, inode). Under the commit lock, so never in the middle
+        of a commit that links it. Best effort: None when nothing was moved."""
         blob = self.blob_path(sha256)
-        if inode is not None:
-            try:
-                st = os.lstat(blob)
-            except OSError:
-                return None
-            if (st.st_dev, st.st_ino) != inode:
-                return None
-        return self._move_aside(blob, sha256)
+        try:
+            with self.commit_lock():
+                if inode is not None:
+                    st = os.lstat(blob)
+                    if (st.st_dev, st.st_ino) != inode:
+                        return None
+                return self._move_aside(blob, sha256)
+        except OSError:
+            return None
 
     def iter_blobs(self) -> Iterator[Path]:
         for shard in _children(self.blobs):
@@ -230,7 +234,8 @@ class Store:
         folder = self.model_dir(provider, repo, commit)
         dest = self._inside(folder / safe_relpath(path), self.models)
         self._clear(dest)
-        link_or_copy(self.blob_path(sha256), dest)
+        if not link_or_copy(self.blob_path(sha256), dest):
+            self.copied.touch()
         return dest
 
     def check_link(self, f: ModelFile, provider: str, repo: str, commit: str) -> None:
@@ -264,7 +269,11 @@ class Store:
             return f"its blob has size {blob.st_size}, expected {f.size}"
         # Where links are impossible (another device, a filesystem without hard links) the
         # folder holds a copy and the blob keeps its one link: there the size is all stat tells.
-        if (st.st_dev, st.st_ino) != (blob.st_dev, blob.st_ino) and blob.st_nlink > 1:
+        # Only in a store that ever had to copy: elsewhere a lone blob beside another inode is
+        # a file left on content since quarantined (seen racing repair against rm).
+        if (st.st_dev, st.st_ino) != (blob.st_dev, blob.st_ino) and (
+            blob.st_nlink > 1 or not self.copied.exists()
+        ):
             return "not the stored blob"
         return None
 
@@ -434,16 +443,18 @@ class Store:
         """Single flight per catalog entry: a second pull of it waits, then finds it done."""
         return self._lock(f"entry:{ref.provider}/{ref.repo.lower()}/{ref.selection_key}")
 
-    def commit_lock(self, timeout: float = -1) -> FileLock:
+    def commit_lock(self) -> FileLock:
         """Held by whatever changes blobs, model folders or manifests: a pull's commit, delete,
-        gc, repair. Short sections only; a download in progress never holds it."""
-        return self._lock("commit", timeout)
+        gc, quarantine, the verified stamp. Short sections only; a download in progress never
+        holds it. Re-entrant in one thread (a quarantine inside a commit); threads of one
+        process exclude each other as processes do."""
+        return self._lock("commit")
 
-    def _lock(self, name: str, timeout: float = -1) -> FileLock:
+    def _lock(self, name: str) -> FileLock:
         from filelock import FileLock  # it imports asyncio (~40 ms): only commands that write
 
         self.locks.mkdir(parents=True, exist_ok=True)
-        return FileLock(self.locks / f"{quote(name, safe='')}{_LOCK}", timeout=timeout)
+        return FileLock(self.locks / f"{quote(name, safe='')}{_LOCK}", is_singleton=True)
 
     def usage_marker(self, manifest: Path) -> Path:
         """The file whose mtime says when the entry of ``manifest`` was last used."""
