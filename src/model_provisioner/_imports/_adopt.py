@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .._catalog import Catalog, Entry
+from .._digests import git_blob_hasher
 from .._errors import DamagedManifest
 from .._fsutil import raise_if_no_space
 from .._models import ModelFile, ModelInfo
@@ -209,9 +210,8 @@ class Adopter:
     def _hash(self, path: Path, size: int, want_git: bool) -> tuple[str, str | None]:
         """sha256 always; the git blob id too for files small enough to live in git."""
         digest = hashlib.sha256()
-        git = hashlib.sha1(usedforsecurity=False) if want_git or size <= _GIT_SIZE_LIMIT else None
-        if git is not None:
-            git.update(b"blob %d\0" % size)
+        # One read feeds both hashes and the progress: a second pass would double the I/O.
+        git = git_blob_hasher(size) if want_git or size <= _GIT_SIZE_LIMIT else None
         read = 0
         with open(path, "rb", buffering=0) as stream:
             while chunk := stream.read(_READ):
