@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,6 +39,7 @@ def _gguf(tmp_path: Path, quant: str, seed: int) -> bytes:
 
 
 Q4 = "tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf"
+HF = Path(sys.executable).with_name("hf")
 Q8 = "tinyllama-1.1b-chat-v1.0.Q8_0.gguf"
 
 Cli = Callable[..., tuple[int, str, str]]
@@ -62,6 +65,17 @@ def _hf_cache(server: HubServer, repo: FixtureRepo, cache: Path, *patterns: str)
     return cache
 
 
+def _du(*paths: Path) -> int:
+    """Bytes ``du`` finds under all of ``paths`` together (each inode once)."""
+    out = subprocess.run(
+        ["du", "-s", "-c", "--block-size=1", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return int(out.splitlines()[-1].split()[0])
+
+
 def _resolves(server: HubServer) -> list[str]:
     return [e.path for e in server.log() if "/resolve/" in e.path]
 
@@ -69,8 +83,16 @@ def _resolves(server: HubServer) -> list[str]:
 def test_hf_cache_import_links_checks_and_a_pull_fetches_nothing(
     hf_env: HubServer, gguf_repo: FixtureRepo, home: Path, tmp_path: Path
 ) -> None:
-    cache = _hf_cache(hf_env, gguf_repo, tmp_path / "cache", "*Q4_K_M.gguf", "*.json")
+    cache = tmp_path / "cache"
+    subprocess.run(
+        [str(HF), "download", gguf_repo.id, "--include", "*Q4_K_M.gguf", "--include", "*.json",
+         "--cache-dir", str(cache)],
+        env=dict(os.environ, HF_ENDPOINT=hf_env.url),
+        capture_output=True,
+        check=True,
+    )  # fmt: skip
     before = fingerprint(cache)
+    du_before = _du(cache, home)
     p = ModelProvisioner(home, endpoint=hf_env.url)
     events: list[str] = []
     report = p.import_hf_cache(cache, progress=lambda e: events.append(e.stage.value))
@@ -83,6 +105,8 @@ def test_hf_cache_import_links_checks_and_a_pull_fetches_nothing(
     assert events[0] == "verifying" and events[-1] == "complete"
     # no second copy: every file the store holds is an inode of the cache
     assert inodes(home / "blobs") <= inodes(cache)
+    # du counts a hard-linked file once across its arguments: only folders and manifests grew
+    assert _du(cache, home) - du_before < info.total_size // 2
     assert fingerprint(cache) == before
     assert p.verify_model(f"{gguf_repo.id}:Q4_K_M").ok
 
@@ -301,3 +325,34 @@ def test_a_file_others_may_write_is_copied_not_linked(home: Path, tmp_path: Path
     assert (shared.stat().st_dev, shared.stat().st_ino) not in store
     assert (mine.stat().st_dev, mine.stat().st_ino) in store
     assert fingerprint(folder) == before  # still 0666: the copy was chmodded, not the source
+
+
+def test_split_gguf_cache_makes_one_entry_and_a_missing_part_is_reported(
+    hf_env: HubServer, split_gguf_repo: FixtureRepo, home: Path, tmp_path: Path
+) -> None:
+    cache = _hf_cache(hf_env, split_gguf_repo, tmp_path / "cache", "*.gguf")
+    p = ModelProvisioner(home)
+    report = p.import_hf_cache(cache)
+    (info,) = report.imported
+    assert len(info.gguf_files) == 3 and info.model_path.name.endswith("-00001-of-00003.gguf")
+
+    partial = tmp_path / "partial-cache"
+    _hf_cache(hf_env, split_gguf_repo, partial, "*-00001-of-*.gguf", "*-00002-of-*.gguf")
+    report = ModelProvisioner(tmp_path / "home2").import_hf_cache(partial)
+    assert report.imported == []
+    assert "only 2 of its split parts are here" in str(report.skipped[0])
+
+
+def test_ollama_models_from_another_host_keep_their_namespace(home: Path, tmp_path: Path) -> None:
+    models = tmp_path / "ollama"
+    gguf = _gguf(tmp_path, "Q4_K_M", 11)
+    make_ollama_model(
+        models, "Llama-3.2-1B-Instruct-GGUF", "Q4_K_M", [(MODEL_MEDIA, gguf)],
+        namespace="bartowski", host="hf.co",
+    )  # fmt: skip
+    p = ModelProvisioner(home)
+    report = p.import_ollama(models, "bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M")
+    assert [i.reference for i in report.imported] == [
+        "ollama:bartowski/Llama-3.2-1B-Instruct-GGUF@Q4_K_M"
+    ]
+    assert p.get_model_info("ollama:bartowski/Llama-3.2-1B-Instruct-GGUF@Q4_K_M").quantization
