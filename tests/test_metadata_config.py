@@ -19,7 +19,6 @@ from model_provisioner._metadata import (
     BytesSource,
     FileSource,
     ModelMetadata,
-    read_generation_config,
     read_model_config,
     read_model_metadata,
     read_tokenizer_config,
@@ -79,18 +78,6 @@ def test_gpt2_style_names_and_ill_typed_values() -> None:
     assert cfg.num_attention_heads is None and cfg.dtype is None
 
 
-def test_generation_config() -> None:
-    gen = read_generation_config(
-        src({"bos_token_id": 1, "eos_token_id": [2, 3], "temperature": 0.6, "top_k": "x"})
-    )
-    assert (gen.bos_token_id, gen.eos_token_id, gen.temperature, gen.top_k) == (
-        1,
-        [2, 3],
-        0.6,
-        None,
-    )
-
-
 def test_tokenizer_vocab_counts_added_tokens_once() -> None:
     bpe = {"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}}}
     bpe["added_tokens"] = [{"id": 1, "content": "b"}, {"id": 2, "content": "<s>"}]
@@ -140,7 +127,7 @@ def test_chat_template_file_and_summary_of_a_folder() -> None:
     [b"", b"{", b"[1, 2]", b"\xff\xfe", b"[" * 100_000 + b"]" * 100_000, b'{"a": 1e999999}x'],
 )
 def test_bad_json_is_a_metadata_error(raw: bytes) -> None:
-    for reader in (read_model_config, read_tokenizer_config, read_generation_config):
+    for reader in (read_model_config, read_tokenizer_config):
         with pytest.raises(MetadataError):
             reader(BytesSource(raw))
 

@@ -61,9 +61,9 @@ def test_exit_codes_follow_the_design() -> None:
         assert getattr(model_provisioner, name).exit_code == code, name
 
 
-def test_references_are_unique_kebab_case() -> None:
+def test_error_codes_are_unique_kebab_case() -> None:
     refs = [
-        obj.reference
+        obj.code
         for obj in vars(_errors).values()
         if inspect.isclass(obj) and issubclass(obj, _errors.ProvisionerError)
     ]

@@ -105,10 +105,13 @@ def test_journal_ignores_garbage_and_out_of_range_lines() -> None:
     assert parse("not json\n0 10\n", 50) is None
 
 
-def test_validator_compares_etags_only_when_both_known() -> None:
-    a = Validator(10, "s", None, etag="e1")
-    assert a.matches(Validator(10, "s", None))
-    assert not a.matches(Validator(10, "s", None, etag="e2"))
+def test_journal_of_an_earlier_version_with_an_etag_key_still_resumes(tmp_path: Path) -> None:
+    partial = tmp_path / "x.part"
+    header = '{"version": 1, "size": 50, "sha256": null, "git_sha1": "x", "etag": null}\n'
+    journal_of(partial).write_text(header + "0 10\n")
+    done = load(partial, Validator(50, None, "x"))
+    assert done is not None and done.spans == [(0, 10)]
+    assert load(partial, Validator(50, None, "y")) is None
 
 
 # -- retries ----------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from typing import ClassVar
 class ProvisionerError(Exception):
     """Base class: something the user can act on, said in one line."""
 
-    reference: ClassVar[str] = "provisioner-error"
+    code: ClassVar[str] = "provisioner-error"  # stable, machine-readable; the HTTP ``code``
     exit_code: ClassVar[int] = 1
     http_status: ClassVar[int] = 500
     hub_code: ClassVar[str | None] = None
@@ -53,7 +53,7 @@ class ProvisionerError(Exception):
 class InvalidReference(ProvisionerError):
     """A model reference that does not parse, or names an unknown alias."""
 
-    reference = "invalid-reference"
+    code = "invalid-reference"
     exit_code = 2
     http_status = 400
 
@@ -61,7 +61,7 @@ class InvalidReference(ProvisionerError):
 class UsageError(ProvisionerError):
     """An option or argument the provisioner cannot act on."""
 
-    reference = "usage-error"
+    code = "usage-error"
     exit_code = 2
     http_status = 400
 
@@ -69,7 +69,7 @@ class UsageError(ProvisionerError):
 class ModelNotFound(ProvisionerError):
     """The model is not installed, or the Hub has no such repo, revision or file."""
 
-    reference = "model-not-found"
+    code = "model-not-found"
     exit_code = 3
     http_status = 404
 
@@ -77,7 +77,7 @@ class ModelNotFound(ProvisionerError):
 class IntegrityError(ProvisionerError):
     """Bytes on disk or on the wire do not match what they should be."""
 
-    reference = "integrity-error"
+    code = "integrity-error"
     exit_code = 4
     http_status = 409
 
@@ -91,14 +91,14 @@ class IntegrityError(ProvisionerError):
 class MetadataError(IntegrityError):
     """A GGUF or safetensors header that is malformed or hostile."""
 
-    reference = "metadata-error"
+    code = "metadata-error"
     http_status = 422
 
 
 class DamagedManifest(IntegrityError):
     """A manifest that is not valid JSON, or whose fields have the wrong type or form."""
 
-    reference = "damaged-manifest"
+    code = "damaged-manifest"
 
     def __init__(self, manifest: Path, problem: str, *, hint: str | None = None) -> None:
         super().__init__(
@@ -113,7 +113,7 @@ class DamagedManifest(IntegrityError):
 class DiskSpaceError(ProvisionerError):
     """Not enough free space for what remains to be fetched."""
 
-    reference = "disk-space"
+    code = "disk-space"
     exit_code = 5
     http_status = 507
 
@@ -121,14 +121,14 @@ class DiskSpaceError(ProvisionerError):
 class StoreNotWritable(ProvisionerError):
     """The store's home cannot be written (read-only mount, permissions)."""
 
-    reference = "store-not-writable"
+    code = "store-not-writable"
     http_status = 503
 
 
 class AuthError(ProvisionerError):
     """The repo is gated or private and the token is missing or refused."""
 
-    reference = "auth-error"
+    code = "auth-error"
     exit_code = 6
     http_status = 401
 
@@ -136,7 +136,7 @@ class AuthError(ProvisionerError):
 class NetworkError(ProvisionerError):
     """The Hub or a mirror failed after retries."""
 
-    reference = "network-error"
+    code = "network-error"
     exit_code = 1
     http_status = 502
 
@@ -144,13 +144,13 @@ class NetworkError(ProvisionerError):
 class TLSError(NetworkError):
     """A server's certificate was rejected (untrusted, expired, another host's): not retried."""
 
-    reference = "tls-error"
+    code = "tls-error"
 
 
 class OfflineError(ProvisionerError):
     """Offline mode is on and the model is not in the store."""
 
-    reference = "offline"
+    code = "offline"
     exit_code = 1
     http_status = 503
 
@@ -158,7 +158,7 @@ class OfflineError(ProvisionerError):
 class Cancelled(ProvisionerError):
     """A download was cancelled; its partial file stays for a later resume."""
 
-    reference = "cancelled"
+    code = "cancelled"
     exit_code = 1
     http_status = 499
 
@@ -166,38 +166,38 @@ class Cancelled(ProvisionerError):
 class JobNotFound(ModelNotFound):
     """No such download job, or it finished long enough ago to be forgotten."""
 
-    reference = "job-not-found"
+    code = "job-not-found"
 
 
 class RepoNotFound(ModelNotFound):
     """The mirror holds nothing of this repo."""
 
-    reference = "repo-not-found"
+    code = "repo-not-found"
     hub_code = "RepoNotFound"
 
 
 class RevisionNotFound(ModelNotFound):
     """The repo is here, but not at this revision."""
 
-    reference = "revision-not-found"
+    code = "revision-not-found"
     hub_code = "RevisionNotFound"
 
 
 class EntryNotFound(ModelNotFound):
     """The commit is here, but not this file (or folder)."""
 
-    reference = "entry-not-found"
+    code = "entry-not-found"
     hub_code = "EntryNotFound"
 
 
 class Unauthorized(AuthError):
     """No bearer token, or the wrong one, on a service that requires one."""
 
-    reference = "unauthorized"
+    code = "unauthorized"
 
 
 class ShuttingDown(ProvisionerError):
     """The service is stopping and takes no new downloads."""
 
-    reference = "shutting-down"
+    code = "shutting-down"
     http_status = 503

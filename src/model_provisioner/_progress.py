@@ -48,10 +48,6 @@ class DownloadProgress:
     error_code: str | None = None
     active_files: tuple[tuple[str, int, int], ...] = ()
 
-    @property
-    def fraction(self) -> float:
-        return self.bytes_done / self.bytes_total if self.bytes_total else 0.0
-
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["stage"] = self.stage.value

@@ -44,10 +44,6 @@ class Selection:
     fallback: bool = False
     projector: str | None = None
 
-    @property
-    def is_folder(self) -> bool:
-        return self.primary is None
-
 
 def select_files(paths: Sequence[str], ref: ModelReference) -> Selection:
     kind = ref.selector_kind

@@ -5,10 +5,8 @@ the download code), so summarising a model never touches its weights.
 """
 
 from ._config import (
-    GenerationConfig,
     ModelConfig,
     TokenizerConfig,
-    read_generation_config,
     read_model_config,
     read_tokenizer_config,
     tokenizer_vocab_size,
@@ -35,7 +33,6 @@ __all__ = [
     "BytesSource",
     "FileSource",
     "GGUFHeader",
-    "GenerationConfig",
     "ModelConfig",
     "ModelMetadata",
     "OmittedValue",
@@ -45,7 +42,6 @@ __all__ = [
     "TensorInfos",
     "TokenizerConfig",
     "index_shards",
-    "read_generation_config",
     "read_gguf_header",
     "read_local_metadata",
     "read_model_config",

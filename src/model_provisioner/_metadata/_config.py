@@ -16,11 +16,9 @@ from .._errors import MetadataError
 from ._source import ByteSource
 
 __all__ = [
-    "GenerationConfig",
     "ModelConfig",
     "TokenizerConfig",
     "read_chat_template_file",
-    "read_generation_config",
     "read_json",
     "read_model_config",
     "read_tokenizer_config",
@@ -115,40 +113,6 @@ def read_model_config(source: ByteSource) -> ModelConfig:
         vocab_size=_first_int(tables, ("vocab_size", "padded_vocab_size")),
         dtype=dtype,
         quant_method=quant_method if isinstance(quant_method, str) else None,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class GenerationConfig:
-    """Sampling defaults the model's authors ship (generation_config.json)."""
-
-    bos_token_id: int | list[int] | None = None
-    eos_token_id: int | list[int] | None = None
-    max_length: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-
-
-def read_generation_config(source: ByteSource) -> GenerationConfig:
-    cfg = _object(source, MAX_CONFIG, "generation_config.json")
-
-    def token_ids(value: Any) -> int | list[int] | None:
-        if isinstance(value, list) and all(_int(v) is not None for v in value):
-            return list(value)
-        return _int(value)
-
-    def number(value: Any) -> float | None:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return float(value) if ok else None
-
-    return GenerationConfig(
-        bos_token_id=token_ids(cfg.get("bos_token_id")),
-        eos_token_id=token_ids(cfg.get("eos_token_id")),
-        max_length=_int(cfg.get("max_length")),
-        temperature=number(cfg.get("temperature")),
-        top_p=number(cfg.get("top_p")),
-        top_k=_int(cfg.get("top_k")),
     )
 
 

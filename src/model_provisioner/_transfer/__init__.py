@@ -1,7 +1,6 @@
 """The transfer engine: bytes from URLs into verified partial files."""
 
 from ._engine import TransferEngine
-from ._journal import discard_journal
 from ._options import TransferJob, TransferOptions
 
-__all__ = ["TransferEngine", "TransferJob", "TransferOptions", "discard_journal"]
+__all__ = ["TransferEngine", "TransferJob", "TransferOptions"]

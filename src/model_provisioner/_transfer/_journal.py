@@ -5,8 +5,9 @@ appended with a single ``write`` each so ``kill -9`` can at most lose a line, ne
 a wrong range (a torn last line is ignored). Appends are cheap; ``sync`` makes them durable and
 is called a few times a second by the engine, not per write.
 
-A journal whose validator differs from the job's (another size, sha256 or ETag) means the
-upstream changed: the caller discards the partial.
+A journal whose validator differs from the job's (another size, sha256 or git blob id) means
+the upstream changed: the caller discards the partial. The hashes are the whole identity: a
+resumed file is verified against them, so no ETag or If-Range is needed to notice a change.
 """
 
 from __future__ import annotations
@@ -31,20 +32,6 @@ class Validator:
     size: int
     sha256: str | None
     git_sha1: str | None
-    etag: str | None = None
-
-    def matches(self, other: Validator) -> bool:
-        """Same content; an ETag only counts when both sides know it."""
-        same = (self.size, self.sha256, self.git_sha1) == (other.size, other.sha256, other.git_sha1)
-        if self.etag and other.etag:
-            return same and self.etag == other.etag
-        return same
-
-
-def discard_journal(partial: Path) -> None:
-    """Drop the journal of a partial that was committed (renamed into the store) or abandoned."""
-    with contextlib.suppress(FileNotFoundError):
-        journal_of(partial).unlink()
 
 
 def parse(text: str, size: int) -> tuple[Validator, RangeSet] | None:
@@ -54,6 +41,7 @@ def parse(text: str, size: int) -> tuple[Validator, RangeSet] | None:
         header = json.loads(lines[0])
         if header.pop("version") != VERSION:
             return None
+        header.pop("etag", None)  # written, always null, by earlier versions
         validator = Validator(**header)
     except (ValueError, TypeError, KeyError):
         return None
@@ -76,7 +64,7 @@ def load(partial: Path, expected: Validator) -> RangeSet | None:
     except OSError:
         return None
     parsed = parse(text, expected.size)
-    if parsed is None or not parsed[0].matches(expected):
+    if parsed is None or parsed[0] != expected:
         return None
     return parsed[1]
 

@@ -90,9 +90,6 @@ class RangeSet:
             out.append((pos, size))
         return [(s, e) for s, e in out if e > s]
 
-    def contains(self, start: int, end: int) -> bool:
-        return any(s <= start and end <= e for s, e in self.spans)
-
     def copy(self) -> RangeSet:
         return RangeSet(list(self.spans))
 

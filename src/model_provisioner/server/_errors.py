@@ -24,7 +24,7 @@ _HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}
 
 def error_response(exc: ProvisionerError) -> JSONResponse:
     """The one mapping from our errors to HTTP: the class says code and status."""
-    detail: dict[str, Any] = {"code": exc.reference, "message": str(exc)}
+    detail: dict[str, Any] = {"code": exc.code, "message": str(exc)}
     if isinstance(exc, IntegrityError) and exc.problems:
         detail["problems"] = exc.problems
     headers = {}

@@ -65,7 +65,7 @@ class Job:
         if self.model is not None:
             return JobStatus.COMPLETE
         if self.error is not None:
-            return JobStatus.CANCELLED if self.error.reference == "cancelled" else JobStatus.ERROR
+            return JobStatus.CANCELLED if isinstance(self.error, Cancelled) else JobStatus.ERROR
         return JobStatus.RUNNING
 
     @property
@@ -104,7 +104,7 @@ class Job:
                 stalled=False,
                 active_files=(),
                 error=str(error),
-                error_code=error.reference,
+                error_code=error.code,
             )
         )
 
@@ -197,11 +197,6 @@ class JobManager:
         job = self.get(job_id)
         job.cancel.set()
         return job
-
-    async def wait(self, job: Job) -> None:
-        task = self._tasks.get(job.id)
-        if task is not None:
-            await asyncio.wait([task])
 
     async def shutdown(self, timeout: float = 5.0) -> None:
         """Refuse new jobs, cancel running ones and give their threads ``timeout`` to stop."""

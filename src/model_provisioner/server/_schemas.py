@@ -172,7 +172,7 @@ class JobOut(BaseModel):
             finished_at=_iso(job.finished_at) if job.finished_at is not None else None,
             state=ProgressOut.of(job.state),
             model=ModelOut.of(job.model) if job.model is not None else None,
-            error=ErrorDetail(code=error.reference, message=str(error)) if error else None,
+            error=ErrorDetail(code=error.code, message=str(error)) if error else None,
             events_url=f"/v1/downloads/{job.id}/events",
         )
 
