@@ -249,3 +249,13 @@ def test_bad_names_are_usage_errors(tmp_path: Path) -> None:
             p.import_folder(tmp_path, name)
     with pytest.raises(UsageError):
         p.import_folder(tmp_path, "me/x:sel")
+
+
+def test_a_name_with_a_newline_is_one_escaped_line(tmp_path: Path) -> None:
+    models = tmp_path / "ollama"
+    make_ollama_model(models, "bad\nname", "x\x1b[2J", [(MODEL_MEDIA, GGUF)])
+    code, err = _run_cli(tmp_path / "home", "import", "ollama", str(models))
+    assert code == 4
+    (line, last) = err.splitlines()
+    assert "bad\\nname" in line and "\x1b" not in line
+    assert last == "error: 1 item(s) not imported (listed above)"

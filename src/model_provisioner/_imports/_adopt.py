@@ -67,7 +67,8 @@ class Skipped:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.source}: {self.reason}"
+        """One line, whatever a hostile file name holds (newlines, escapes)."""
+        return f"{_printable(self.source)}: {_printable(self.reason)}"
 
 
 @dataclass
@@ -309,6 +310,10 @@ class Adopter:
             imported_from=candidate.origin or None,
         )
         return info
+
+
+def _printable(text: str) -> str:
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def _mismatch(f: SourceFile, sha256: str, git_sha1: str | None) -> str | None:

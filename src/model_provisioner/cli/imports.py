@@ -77,7 +77,7 @@ def _show(app: App, report: ImportReport) -> None:
         if app.json_output:
             app.emit_json({"event": "imported", **info.summary()})
         else:
-            app.say(
+            app.echo(
                 f"imported {info.reference} ({format_bytes(info.total_size)}, "
                 f"{info.file_count} files)\n  {info.model_path}"
             )
@@ -85,12 +85,12 @@ def _show(app: App, report: ImportReport) -> None:
         if app.json_output:
             app.emit_json({"event": "present", "reference": info.reference})
         else:
-            app.say(f"already installed {info.reference}")
+            app.echo(f"already installed {info.reference}")
     for item in report.skipped:
         if app.json_output:
             app.emit_json({"event": "skipped", "source": item.source, "reason": item.reason})
         else:
-            click.echo(f"{item.source}: {item.reason}", err=True)
+            click.echo(str(item), err=True)
     if app.json_output:
         app.emit_json(
             {
@@ -103,7 +103,7 @@ def _show(app: App, report: ImportReport) -> None:
             }
         )
     else:
-        app.say(
+        app.echo(
             f"{len(report.imported)} imported, {len(report.present)} already installed; "
             f"{format_bytes(report.bytes_linked)} linked, {format_bytes(report.bytes_copied)} "
             "copied"
