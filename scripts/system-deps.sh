@@ -6,6 +6,11 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium chromium-driver)
 command -v tinyproxy >/dev/null 2>&1 || need+=(tinyproxy)
 [ ${#need[@]} -eq 0 ] && exit 0
-[ "$(id -u)" -eq 0 ] || exit 1
+if [ "$(id -u)" -ne 0 ]; then
+    echo "system-deps: not root, not installing ${need[*]} (the tests that need them skip)" >&2
+    exit 1
+fi
+echo "system-deps: installing ${need[*]} with apt-get (root; output in /tmp/system-deps.log)" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+apt-get update -qq >/tmp/system-deps.log 2>&1 &&
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >>/tmp/system-deps.log 2>&1
