@@ -211,7 +211,8 @@ def test_aliases_are_written_on_first_use_and_edited_by_command(cli: object, hom
     assert code == 0 and (home / "aliases.toml").exists()
     assert "tinyllama\thf:TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF:Q4_K_M\n" in out
     assert cli("alias", "tiny", f"{REPO}:q8_0") == (0, f"tiny = hf:{REPO}:Q8_0\n", "")
-    assert cli("alias", "tiny", "--json") == (0, json.dumps({"tiny": f"hf:{REPO}:Q8_0"}) + "\n", "")
+    shown = [{"name": "tiny", "reference": f"hf:{REPO}:Q8_0", "schema": 1}]
+    assert cli("alias", "tiny", "--json") == (0, json.dumps(shown) + "\n", "")
     code, out, _ = cli("pull", "tiny")
     assert code == 0 and "tiny.Q8_0.gguf (Q8_0," in out
     code, _, err = cli("path", "tinny")
@@ -260,7 +261,12 @@ def test_a_damaged_manifest_is_shown_and_never_breaks_the_others(cli: object, ho
     code, out, _ = cli("--json", "list")
     good, damaged = json.loads(out)
     assert good["reference"] == f"hf:{REPO}"
-    assert damaged == {"damaged": True, "manifest": str(bad), "problem": damaged["problem"]}
+    assert damaged == {
+        "damaged": True,
+        "manifest": str(bad),
+        "problem": damaged["problem"],
+        "schema": 1,
+    }
 
     code, _, err = cli("info", "Org/Other-GGUF")
     assert code == 4 and str(bad) in err and err.count("\n") == 1
@@ -274,3 +280,42 @@ def test_verify_all_on_an_empty_store_is_fine(cli: object) -> None:
     assert callable(cli)
     assert cli("verify", "--all") == (0, "no models installed\n", "")
     assert cli("verify")[0] == 2
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts_complete_commands_for_real(shell: str, home: Path) -> None:
+    exe = str(Path(sys.executable).parent / "provisioner")
+    script = subprocess.run([exe, "completion", shell], capture_output=True, text=True, timeout=60)
+    assert script.returncode == 0 and "_PROVISIONER_COMPLETE" in script.stdout
+    env = {**os.environ, "_PROVISIONER_COMPLETE": f"{shell}_complete"}
+    env |= {"COMP_WORDS": "provisioner li", "COMP_CWORD": "1"}  # bash and zsh
+    env |= {"COMP_CWORD": "li"} if shell == "fish" else {}  # fish passes the word itself
+    done = subprocess.run([exe], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0 and "list" in done.stdout
+
+
+def test_a_failed_json_pull_ends_with_an_error_event(cli: object) -> None:
+    assert callable(cli)
+    code, out, err = cli("--json", "pull", "org/not-on-the-hub")
+    last = json.loads(out.splitlines()[-1])
+    assert code == 3 and err.startswith("error: ")
+    assert {k: last[k] for k in ("event", "reference", "error", "exit_code", "schema")} == {
+        "event": "error",
+        "reference": "org/not-on-the-hub",
+        "error": "model-not-found",
+        "exit_code": 3,
+        "schema": 1,
+    }
+
+
+def test_verify_prints_one_shape_whether_it_passes_or_fails(cli: object) -> None:
+    assert callable(cli)
+    _, out, _ = cli("pull", REPO)
+    model = Path(out.strip().splitlines()[-1].strip())
+    _, passed, _ = cli("--json", "verify", REPO)
+    os.chmod(model, 0o644)
+    model.write_bytes(b"GGUF" + b"\0" * 10)
+    code, failed, _ = cli("--json", "verify", REPO)
+    ok, bad = json.loads(passed), json.loads(failed.splitlines()[-1])
+    assert code == 4 and set(ok) == set(bad) and (ok["ok"], bad["ok"]) == (True, False)
+    assert bad["problems"] and not ok["problems"]

@@ -9,19 +9,25 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from .._errors import ProvisionerError
 from .._provisioner import ModelProvisioner
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Version of every --json object (docs/json.md): additions keep it, a removed or renamed key
+# or a changed meaning bumps it.
+JSON_SCHEMA = 1
 
 
 @dataclass
@@ -49,9 +55,29 @@ class App:
         return Console(stderr=True)
 
     def emit_json(self, data: Any) -> None:
-        """One JSON document per line on stdout: stable for scripts."""
+        """One JSON document per line on stdout, each object stamped with its schema version
+        (docs/json.md): stable for scripts."""
+        if isinstance(data, dict):
+            data = {"schema": JSON_SCHEMA, **data}
+        elif isinstance(data, list):
+            data = [{"schema": JSON_SCHEMA, **d} if isinstance(d, dict) else d for d in data]
         sys.stdout.write(json.dumps(data, sort_keys=True, default=str) + "\n")
         sys.stdout.flush()
+
+    @contextmanager
+    def json_errors(self, reference: str) -> Iterator[None]:
+        """With --json, a failure ends the stream with ``{"event": "error", ...}`` before the
+        one-line error on stderr and the exit code (a script reading stdout sees why)."""
+        try:
+            yield
+        except ProvisionerError as exc:
+            if self.json_output:
+                self.emit_json(_error_event(reference, exc.reference, str(exc), exc.exit_code))
+            raise
+        except KeyboardInterrupt:
+            if self.json_output:
+                self.emit_json(_error_event(reference, "interrupted", "interrupted", 130))
+            raise
 
     def say(self, text: str) -> None:
         """Rich markup on stdout (colour on a terminal, plain in a pipe); silent with --json."""
@@ -62,6 +88,16 @@ class App:
         """Plain text on stdout, no markup and no rich: the fast path for read-only commands."""
         if not self.json_output:
             click.echo(text)
+
+
+def _error_event(reference: str, error: str, message: str, exit_code: int) -> dict[str, Any]:
+    return {
+        "event": "error",
+        "reference": reference,
+        "error": error,
+        "message": message,
+        "exit_code": exit_code,
+    }
 
 
 def _setter(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:

@@ -11,6 +11,7 @@ from .. import __version__
 from .._errors import ProvisionerError
 from ._app import App
 from .alias import alias
+from .completion import completion
 from .disk import du
 from .export import export
 from .gc import gc
@@ -61,6 +62,7 @@ cli.add_command(search)
 cli.add_command(alias)
 cli.add_command(import_models)
 cli.add_command(export)
+cli.add_command(completion)
 
 
 def main(argv: list[str] | None = None) -> None:

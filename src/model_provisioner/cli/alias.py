@@ -38,7 +38,7 @@ def alias(app: App, name: str | None, reference: str | None, remove: bool) -> No
             raise unknown_alias(name.lower(), table)
         table = {name.lower(): table[name.lower()]}
     if app.json_output:
-        app.emit_json(table)
+        app.emit_json([{"name": k, "reference": v} for k, v in sorted(table.items())])
     elif is_terminal():
         sys.stdout.write(aligned(("ALIAS", "REFERENCE"), sorted(table.items()), right=set()))
     else:

@@ -49,7 +49,6 @@ def pull(
 ) -> None:
     """Download REFERENCES ([hf:]ORG/NAME[@REV][:QUANT|FILE], or an alias) into the store."""
     from .._transfer import TransferOptions
-    from ._render import ProgressView
 
     if limit_rate is not None:
         from .._config import parse_value
@@ -58,26 +57,35 @@ def pull(
     if max_connections is not None:
         app.provisioner.transfer_options = TransferOptions(max_connections=max_connections)
     for reference in references:
-        if dry_run:
-            _show_plan(app, reference, allow_unverified)
-            continue
-        damage = app.provisioner.damage(reference)
-        with ProgressView(app) as view, cancel_on_signals() as cancel:
-            info = app.provisioner.install(
-                reference,
-                update=not no_update,
-                progress=view,
-                cancel=cancel,
-                allow_unverified=allow_unverified,
-            )
-        if app.json_output:
-            if damage:
-                app.emit_json({"event": "repaired", "problems": damage})
-            app.emit_json({"event": "result", **info.summary()})
-        else:
-            for problem in damage:
-                app.echo(f"repaired {problem}")
-            app.echo(result_line(info))
+        with app.json_errors(reference):
+            _pull_one(app, reference, dry_run, not no_update, allow_unverified)
+
+
+def _pull_one(
+    app: App, reference: str, dry_run: bool, update: bool, allow_unverified: bool
+) -> None:
+    from ._render import ProgressView
+
+    if dry_run:
+        _show_plan(app, reference, allow_unverified)
+        return
+    damage = app.provisioner.damage(reference)
+    with ProgressView(app) as view, cancel_on_signals() as cancel:
+        info = app.provisioner.install(
+            reference,
+            update=update,
+            progress=view,
+            cancel=cancel,
+            allow_unverified=allow_unverified,
+        )
+    if app.json_output:
+        if damage:
+            app.emit_json({"event": "repaired", "problems": damage})
+        app.emit_json({"event": "result", **info.summary()})
+    else:
+        for problem in damage:
+            app.echo(f"repaired {problem}")
+        app.echo(result_line(info))
 
 
 def result_line(info: ModelInfo) -> str:

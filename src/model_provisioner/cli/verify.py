@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from .._errors import IntegrityError
-from .._models import VerifyReport
+from .._models import RepairReport, VerifyReport
 from .._units import format_bytes
 from ._app import App, global_options
 
@@ -43,18 +45,28 @@ def verify(app: App, references: tuple[str, ...], every: bool, repair: bool) -> 
         raise failed[0] if len(failed) == 1 else IntegrityError(f"{len(failed)} models are damaged")
 
 
+def _verdict(
+    reference: str,
+    ok: bool,
+    checked: int | None,
+    problems: list[str],
+    done: RepairReport | None = None,
+) -> dict[str, Any]:
+    """One shape whether a model passes, fails or was repaired (docs/json.md)."""
+    return {
+        "reference": reference,
+        "ok": ok,
+        "bytes": checked,
+        "problems": problems,
+        "repaired": list(done.problems) if done is not None else [],
+        "entries": list(done.repaired) if done is not None else [],
+    }
+
+
 def _repair(app: App, reference: str) -> None:
     done = app.provisioner.repair_model(reference)
     if app.json_output:
-        app.emit_json(
-            {
-                "reference": done.reference,
-                "ok": True,
-                "bytes": done.report.bytes_checked,
-                "repaired": done.problems,
-                "entries": done.repaired,
-            }
-        )
+        app.emit_json(_verdict(done.reference, True, done.report.bytes_checked, [], done))
         return
     for problem in done.problems:
         app.say(f"[yellow]repaired[/] {problem}")
@@ -66,14 +78,14 @@ def _repair(app: App, reference: str) -> None:
 
 def _report_ok(app: App, report: VerifyReport) -> None:
     if app.json_output:
-        app.emit_json({"reference": report.reference, "ok": True, "bytes": report.bytes_checked})
+        app.emit_json(_verdict(report.reference, True, report.bytes_checked, []))
     else:
         app.say(f"[green]✓[/] {report.reference} ({format_bytes(report.bytes_checked)} checked)")
 
 
 def _report_failure(app: App, what: str, exc: IntegrityError) -> None:
     if app.json_output:
-        app.emit_json({"reference": what, "ok": False, "problems": exc.problems})
+        app.emit_json(_verdict(what, False, None, exc.problems))
         return
     app.say(f"[red]✗[/] {what}")
     for problem in exc.problems:
