@@ -134,7 +134,7 @@ def test_a_missing_link_with_a_whole_blob_is_relinked_without_fetching(
     code, out, _ = cli("--json", "pull", REPO)
     assert code == 0
     events = [json.loads(line) for line in out.splitlines()]
-    assert {"event": "repaired", "problems": [f"{model.name}: missing"]} in events
+    assert {"event": "repaired", "problems": [f"{model.name}: missing"], "schema": 1} in events
     assert not [r for r in hub_server.log() if "/resolve/" in r.path]
     assert prov.verify_model(REPO).ok
 
