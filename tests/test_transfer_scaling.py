@@ -119,3 +119,21 @@ def test_the_pacer_books_bytes_back_to_back_without_saving_idle_time() -> None:
     assert pacer.reserve(500, now=10.0) == 0.5  # after the first 500 bytes' half second
     assert pacer.reserve(100, now=20.0) == 0.0  # ten idle seconds are not credit
     assert pacer.reserve(100, now=20.0) == pytest.approx(0.1)
+
+
+def test_an_idle_connection_steals_the_tail_of_a_slow_part(
+    fixture_hub: FixtureHub, tmp_path: Path
+) -> None:
+    """Two connections; the first part comes at 2 MB/s, the rest at 16 MB/s. When the fast one
+    runs out of parts it takes the back half of the slow part, at a non-part boundary."""
+    fetch = make_fetch(fixture_hub, tmp_path, {"w.gguf": 16 * MiB})
+    options = dataclasses.replace(FAST, start_connections=2, max_connections=2)
+    with HubServer(fixture_hub, connection_rate=16e6) as server:
+        server.inject("w.gguf", "slow_body", rate=2_000_000, times=1, where="cdn")
+        endpoint = HubSettings(endpoint=server.url)
+        hashes = run_engine(endpoint, fetch.jobs(endpoint), options)
+        server.settle()
+        starts = [e.range for e in server.log() if e.listener == "cdn" and e.range]
+    assert hashes["w.gguf"] == fetch.sha256("w.gguf")
+    firsts = [int(r.removeprefix("bytes=").split("-")[0]) for r in starts]
+    assert any(first % (4 * MiB) for first in firsts), starts  # a stolen tail

@@ -255,3 +255,24 @@ def test_range_support_is_probed_by_one_request_before_parts_go_out(tmp_path: Pa
     assert other.claim(10) is None
     other.end_stream()
     assert other.claim(10) == (0, 100)  # the next stream takes everything still missing
+
+
+def test_steal_takes_the_back_half_of_the_largest_unread_tail(tmp_path: Path) -> None:
+    from model_provisioner._transfer import TransferJob
+    from model_provisioner._transfer._file import FileState
+
+    job = TransferJob("http://x/f", "f", 64 * MiB, None, None, tmp_path / "f.part")
+    state = FileState(job, RetryPolicy())
+    state.range_honoured()
+    small, large = state.claim(4 * MiB), state.claim(16 * MiB)
+    assert small == (0, 4 * MiB) and large == (4 * MiB, 20 * MiB)
+    lease_small, lease_large = state.lease(small), state.lease(large)
+    assert state.read_limit(lease_large, 4 * MiB, MiB) == 5 * MiB  # reading its first MiB
+    assert state.steal(MiB) == (13 * MiB, 20 * MiB)  # half of what is past 5 MiB, aligned
+    assert lease_large.end == 13 * MiB
+    assert state.read_limit(lease_small, 0, MiB) == MiB
+    assert state.steal(4 * MiB) == (9 * MiB, 13 * MiB)  # 13 - 5 = 8 left: the back 4
+    assert state.read_limit(lease_large, 8 * MiB + 10, MiB) == 9 * MiB  # stops at the cut
+    assert state.steal(4 * MiB) is None  # nothing left that is worth a request
+    assert state.end_lease(lease_large) == 9 * MiB
+    assert state.steal(MiB) == (3 * MiB, 4 * MiB)  # only the small one is in flight now

@@ -455,9 +455,13 @@ class HubApp:
                 fobj.seek(offset)
                 try:
                     await loop.sendfile(transport, fobj, offset, piece)
-                except BaseException:
+                except BaseException as error:
                     # asyncio leaves the file position just after the bytes it did send
                     req.log.bytes_sent += max(fobj.tell() - offset, 0)
+                    if isinstance(error, RuntimeError) and transport.is_closing():
+                        # the client closed between two pieces (paced bodies wait between
+                        # them): it went away, like a reset
+                        raise ConnectionResetError("client went away") from None
                     raise
                 req.log.bytes_sent += piece
                 offset, count = offset + piece, count - piece

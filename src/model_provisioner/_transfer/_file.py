@@ -23,7 +23,7 @@ from .._platform import open_direct, preallocate
 from .._store import temp_of
 from ._journal import Journal, Validator, load
 from ._options import TransferJob
-from ._ranges import RangeSet, Span, next_part
+from ._ranges import MiB, RangeSet, Span, next_part
 from ._retry import Attempts, RetryPolicy
 
 HASHER_SLACK = 4 << 20  # the hasher is keeping up while it is this close to the prefix
@@ -56,6 +56,16 @@ def _open_existing(partial: Path, size: int) -> int:
     return fd
 
 
+@dataclass(eq=False)
+class Lease:
+    """One worker's span being fetched. ``end`` moves down when an idle worker steals the
+    tail; the worker writes at most up to ``reading_to`` before asking again, and a thief
+    only takes bytes past it."""
+
+    end: int
+    reading_to: int
+
+
 @dataclass
 class FileState:
     """Shared state of one job; fields under ``lock`` unless noted."""
@@ -76,6 +86,7 @@ class FileState:
     ranges_ok: bool = False
     probing: bool = False
     wake: Callable[[], None] = field(default=lambda: None)  # claims may have changed (the run)
+    leases: list[Lease] = field(default_factory=list)
     restarts: int = 0
     finished: bool = False
     verified: bool = False  # hashes match; being made durable (then ``finished``)
@@ -204,6 +215,45 @@ class FileState:
             was, self.probing = self.probing, False
         if was:
             self.wake()
+
+    def lease(self, span: Span) -> Lease:
+        """Register a claimed span being fetched, so its tail can be stolen."""
+        with self.lock:
+            lease = Lease(end=span[1], reading_to=span[0])
+            self.leases.append(lease)
+            return lease
+
+    def end_lease(self, lease: Lease) -> int:
+        """Stop sharing the span (nothing more can be stolen); returns its final end."""
+        with self.lock:
+            if lease in self.leases:
+                self.leases.remove(lease)
+            return lease.end
+
+    def read_limit(self, lease: Lease, pos: int, want: int) -> int:
+        """How far a worker at ``pos`` may read now (at most ``want`` more bytes)."""
+        with self.lock:
+            lease.reading_to = max(pos, min(pos + want, lease.end))
+            return lease.reading_to
+
+    def steal(self, minimum: int) -> Span | None:
+        """Split the largest unread tail of a span in flight: the back half becomes the
+        caller's (MiB-aligned, at least ``minimum`` bytes), so no connection sits idle while
+        one slow part finishes."""
+        with self.lock:
+            if self.finished or self.single or not self.leases:
+                return None
+            victim = max(self.leases, key=lambda lease: lease.end - lease.reading_to)
+            left = victim.end - victim.reading_to
+            if left < 2 * minimum:
+                return None
+            mid = victim.reading_to + left // 2
+            mid += -mid % MiB
+            if victim.end - mid < minimum:
+                return None
+            span = (mid, victim.end)
+            victim.end = mid  # [mid, end) stays claimed: by the caller now
+            return span
 
     def claim_within(self, start: int, end: int) -> list[Span]:
         """For a whole-file stream: the pieces of [start, end) nobody has done or claimed."""

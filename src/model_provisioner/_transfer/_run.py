@@ -29,6 +29,13 @@ from ._scaling import Scaler
 from ._wire import DiskContext, wire_errors
 from ._worker import Stopped, Worker
 
+# An idle worker takes the back half of a span in flight when that half is at least this big
+# and a quarter second of one connection's measured rate: a new request costs a round trip, and
+# the bytes the victim's connection already has in flight are thrown away. No rate measured
+# yet, no stealing (on loopback a tail is gone before the first measurement).
+STEAL_MIN = MiB
+STEAL_SECONDS = 0.25
+
 
 class Run:
     """Everything shared by the threads of one ``TransferEngine.run`` call."""
@@ -216,6 +223,11 @@ class Run:
                 want = part_size(self._unclaimed(), self.wanted, self._max_part)
                 for state in self.files:
                     span = state.claim(want)
+                    if span is not None:
+                        return state, span
+                rate = self.scaler.per_connection_rate
+                for state in self.files if rate > 0 else ():
+                    span = state.steal(max(STEAL_MIN, int(rate * STEAL_SECONDS)))
                     if span is not None:
                         return state, span
                 if self._all_finished():

@@ -16,7 +16,7 @@ from .._errors import IntegrityError, NetworkError
 from .._hub import HubSettings
 from .._progress import TransferStats
 from ._direct import aligned_buffer, write_at
-from ._file import FileState
+from ._file import FileState, Lease
 from ._meter import MeteredConnections, RateFloor, TooSlow
 from ._options import TransferOptions
 from ._pool import BufferPool
@@ -72,18 +72,20 @@ class Worker:
 
     def fetch(self, state: FileState, span: Span) -> None:
         """Fetch [start, end) of ``state`` into its partial file, retrying transient failures."""
-        start, end = span
+        start, _ = span
+        lease = state.lease(span)
         streamed = state.single
         attempts = state.stream_attempts if streamed else Attempts(self.options.policy)
         pos = start
         try:
-            while pos < end:
+            while pos < lease.end:
                 try:
-                    pos = self._fetch_once(state, pos, end)
+                    pos = self._fetch_once(state, pos, lease)
                 except Transient as exc:
                     pos = state.done_from(pos)
                     self._back_off(state, attempts, pos, exc)
                 except RangeIgnored as ignored:
+                    end = state.end_lease(lease)
                     state.release(pos, end)
                     pos = end
                     if streamed or state.become_streamer():
@@ -92,6 +94,7 @@ class Worker:
                     else:
                         self.conns.close()  # another connection streams it: drop this copy
         finally:
+            end = state.end_lease(lease)
             if pos < end:
                 state.release(pos, end)
             if streamed:
@@ -189,23 +192,28 @@ class Worker:
             )
         raise Transient(f"a longer body than the range asked from {redact(url)}")
 
-    def _fetch_once(self, state: FileState, start: int, end: int) -> int:
-        """One GET for [start, end); returns how far it got (== end on success)."""
+    def _fetch_once(self, state: FileState, start: int, lease: Lease) -> int:
+        """One GET for [start, lease end); returns how far it got (the lease's end, which a
+        thief may have moved down meanwhile, on success)."""
         url = state.url or state.job.url
+        end = lease.end
         with wire_errors(url, self.disk(state)):
             try:
                 response, url = self._open(state, start, end)
                 self.floor.arm(redact(url))
                 try:
-                    pos = self._read_body(state, response, start, end)
+                    pos = self._read_body(state, response, start, lease)
                 finally:
                     self.floor.disarm()
-                if pos < end:
+                if pos < min(end, lease.end):
                     raise Transient(
                         f"the body ended after {pos - start} of {end - start} bytes "
                         f"from {redact(url)}"
                     )
-                self._check_end(state, response, url)
+                if pos < end:
+                    self.conns.close()  # the tail was stolen: the rest of this answer is not ours
+                else:
+                    self._check_end(state, response, url)
             except RangeIgnored:
                 raise
             except BaseException:
@@ -214,7 +222,7 @@ class Worker:
         return pos
 
     def _read_body(
-        self, state: FileState, response: http.client.HTTPResponse, start: int, end: int
+        self, state: FileState, response: http.client.HTTPResponse, start: int, lease: Lease
     ) -> int:
         """Socket -> buffer -> partial file; journal a checkpoint every few MiB.
 
@@ -224,10 +232,10 @@ class Worker:
         pos = mark = start
         size = len(self.buffer)
         try:
-            while pos < end:
+            while (limit := state.read_limit(lease, pos, size)) > pos:
                 if self.stop.is_set():
                     raise Stopped()
-                want = min(size, end - pos)
+                want = limit - pos
                 if self.pool is not None:
                     self.pool.pace(state.ahead, pos, self.stop)
                 got = self._fill(state, response, want, pos)
