@@ -150,4 +150,7 @@ def test_a_blob_another_process_is_fetching_is_waited_for_not_fetched_twice(
     got = second.run([job], TransferStats(), threading.Event())
     thread.join()
     assert got == results[0] == {job.path: fetch.sha256("w.gguf")}
-    assert hub_server.bytes_served("w.gguf") == 12 * MiB
+    hub_server.settle()
+    # Fetched once, never twice (over the exact size only by what a stalled part had in flight
+    # when an idle connection stole its tail).
+    assert 12 * MiB <= hub_server.bytes_served("w.gguf") < 18 * MiB
