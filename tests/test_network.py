@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -10,8 +11,9 @@ from huggingface_hub.utils._http import default_client_factory
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model_provisioner import NetworkError
+from model_provisioner import NetworkError, TLSError
 from model_provisioner._network import network, parse_proxy
+from model_provisioner._transfer._wire import Connections, Transient, _proxy_failure
 
 PROXY_NAMES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 HOSTS = (
@@ -115,3 +117,33 @@ def test_proxy_credentials_become_a_basic_header() -> None:
 def test_a_proxy_the_engine_cannot_speak_is_refused(url: str) -> None:
     with pytest.raises(NetworkError, match="unsupported proxy"):
         parse_proxy(url)
+
+
+TUNNEL = "Tunnel connection failed: "  # what http.client raises when CONNECT is refused
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected", "says"),
+    [
+        (OSError(f"{TUNNEL}407 Proxy Authentication Required"), NetworkError, "credentials"),
+        (OSError(f"{TUNNEL}403 Forbidden"), NetworkError, "refused a tunnel"),
+        (OSError(f"{TUNNEL}502 Bad Gateway"), Transient, "could not open a tunnel"),
+        (ConnectionRefusedError(111, "refused"), Transient, "ConnectionRefusedError from proxy"),
+    ],
+)
+def test_proxy_failures_are_said_as_the_proxy_s(
+    failure: OSError, expected: type[Exception], says: str
+) -> None:
+    """What the engine makes of a proxy that fails: only a 502-like answer is worth a retry."""
+    problem = _proxy_failure(failure, parse_proxy("http://127.0.0.1:3128"), "https://h.test/x")
+    assert type(problem) is expected and says in str(problem)
+    assert "127.0.0.1:3128" in str(problem)
+
+
+def test_a_ca_file_that_cannot_be_loaded_fails_the_request_not_the_setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    conns = Connections(1.0)  # nothing read yet
+    with pytest.raises(TLSError, match="cannot load the trusted certificates"):
+        conns.get("https://127.0.0.1:9/x")

@@ -174,7 +174,9 @@ class Connections:
 
     def __init__(self, timeout: float, net: Network | None = None) -> None:
         self.timeout = timeout
-        self.net = net or network()
+        # Read from the environment at the first connection, so that its errors (a CA file
+        # that cannot be loaded, a proxy we cannot speak) are a request's, handled as such.
+        self.net = net
         self._open: dict[tuple[str, str], Connection] = {}
 
     def get(self, url: str) -> Connection:
@@ -182,6 +184,7 @@ class Connections:
         key = (parts.scheme, parts.netloc)
         conn = self._open.get(key)
         if conn is None:
+            self.net = self.net or network()
             conn = self._open[key] = Connection.open(url, self.timeout, self.net)
         return conn
 
