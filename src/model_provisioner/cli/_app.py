@@ -72,7 +72,7 @@ class App:
             yield
         except ProvisionerError as exc:
             if self.json_output:
-                self.emit_json(_error_event(reference, exc.reference, str(exc), exc.exit_code))
+                self.emit_json(_error_event(reference, exc.code, str(exc), exc.exit_code))
             raise
         except KeyboardInterrupt:
             if self.json_output:
