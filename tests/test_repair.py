@@ -197,3 +197,16 @@ def test_the_mirror_never_serves_a_symlinked_or_quarantined_blob(
         assert got.status_code == 404 and b"SSSS" not in got.content
         listed = client.get(f"/api/models/{REPO}").json()
         assert model.name not in [s["rfilename"] for s in listed["siblings"]]
+
+
+def test_gc_removes_quarantined_content_once_old_enough(
+    prov: ModelProvisioner, cli: Run, tmp_path: Path
+) -> None:
+    model = prov.pull(REPO)
+    flip_byte(prov, model, tmp_path)
+    assert cli("verify", REPO)[0] == 4
+    (aside,) = prov.store.quarantine.iterdir()
+    assert aside not in prov.collect_garbage(older_than=3600) and aside.exists()
+    assert cli("verify", "--repair", REPO)[0] == 0
+    assert aside in prov.collect_garbage(older_than=0) and not aside.exists()
+    assert prov.verify_model(REPO).ok

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from model_provisioner import IntegrityError, parse_reference
 from model_provisioner._store import (
@@ -228,3 +230,24 @@ def test_entry_problems_see_damage_by_stat_alone(
     assert store.entry_problems(info) == [f"m.gguf: {problem}"]
     store.link_file(sha, "hf", "org/a", "a" * 40, "m.gguf")  # relinking repairs a link
     assert store.entry_problems(info) == []
+
+
+NAME_TEXT = st.text(alphabet="ab/.\\-_:@\x00 ~%", max_size=24)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(repo=NAME_TEXT, commit=st.one_of(NAME_TEXT, st.just("a" * 40)), path=NAME_TEXT)
+def test_any_name_is_refused_or_lands_under_the_home(
+    store: Store, repo: str, commit: str, path: str
+) -> None:
+    """Whatever a server or a manifest says, the store builds a path under its folder or
+    raises IntegrityError; nothing else escapes."""
+    try:
+        folder = store.model_dir("hf", repo, commit)
+        target = folder / safe_relpath(path)
+    except IntegrityError:
+        return
+    assert os.path.realpath(target).startswith(os.path.realpath(store.models) + os.sep)
+    assert folder.relative_to(store.models).parts == ("hf", *repo.split("/"), commit)

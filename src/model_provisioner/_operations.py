@@ -19,7 +19,7 @@ from ._fsutil import allocated, prune_empty_dirs
 from ._metadata import FileSource, split_problems, structural_problems
 from ._models import FileCheck, ModelFile, ModelInfo, VerifyReport
 from ._names import safe_relpath
-from ._references import parse_reference
+from ._references import LOCAL_PROVIDERS, parse_reference
 from ._store import Store
 from ._usage import forget
 
@@ -33,7 +33,9 @@ def verify_entry(store: Store, entry: Entry) -> VerifyReport:
     if not report.ok:
         raise IntegrityError(
             f"{info.reference} is damaged: " + "; ".join(report.problems),
-            hint=f"provisioner verify --repair {info.reference} fetches it again",
+            hint=_repair_hint(
+                info, f"provisioner verify --repair {info.reference} fetches it again"
+            ),
             problems=report.problems,
         )
     with contextlib.suppress(OSError, ProvisionerError), store.commit_lock():
@@ -88,9 +90,14 @@ def usable_entry(store: Store, entry: Entry) -> ModelInfo:
     quarantine(store, condemned)
     raise IntegrityError(
         f"{info.reference} is damaged: " + "; ".join(problems),
-        hint=f"provisioner pull {info.reference} repairs it",
+        hint=_repair_hint(info, f"provisioner pull {info.reference} repairs it"),
         problems=problems,
     )
+
+
+def _repair_hint(info: ModelInfo, command: str) -> str:
+    """Imported entries have nothing to fetch from: they are imported again."""
+    return "import it again from its source" if info.provider in LOCAL_PROVIDERS else command
 
 
 def sharing_entries(catalog: Catalog, entry: Entry, report: VerifyReport) -> list[Entry]:
