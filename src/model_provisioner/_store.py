@@ -135,6 +135,8 @@ class Store:
         self.copied = self.home / "copied"  # exists once links failed and a file was copied
         self.reservations = Reservations(self.partial / "reservations")
         self._cache: dict[Path, tuple[tuple[int, int, int], ModelInfo | Unreadable]] = {}
+        self._models_text = str(self.models)
+        self._manifests_text = str(self.manifests)
 
     def ensure(self) -> None:
         for folder in (self.blobs, self.models, self.manifests, self.partial, self.locks):
@@ -364,16 +366,17 @@ class Store:
         provider, org, name = self._folder_of(path)
         if (provider, f"{org}/{name}".casefold()) != (info.provider, info.repo.casefold()):
             raise ManifestProblem(f"names {info.repo!r} but sits in {org}/{name}")
-        folder = f"{self.models}{os.sep}{info.provider}/{info.repo}/{info.commit}"
+        folder = f"{self._models_text}{os.sep}{info.provider}/{info.repo}/{info.commit}"
         target = str(info.model_path)
-        if target != folder and target[len(folder) + 1 :] not in {f.path for f in info.files}:
-            raise ManifestProblem(f"model_path {target!r} is not its own")
-        if not target.startswith(folder):
+        inside = target.startswith(folder + "/") and target[len(folder) + 1 :] in {
+            f.path for f in info.files
+        }
+        if target != folder and not inside:
             raise ManifestProblem(f"model_path {target!r} is not its own")
 
     def _folder_of(self, manifest: Path) -> tuple[str, str, str]:
         """``(provider, org, name)`` of the folder a manifest sits in; empty if misplaced."""
-        rel = os.path.dirname(str(manifest))[len(str(self.manifests)) + 1 :]
+        rel = os.path.dirname(manifest)[len(self._manifests_text) + 1 :]
         parts = rel.split(os.sep)
         return (parts[0], parts[1], parts[2]) if len(parts) == 3 else ("", "", "")
 
