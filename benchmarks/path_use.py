@@ -26,24 +26,26 @@ from model_provisioner import ModelProvisioner  # noqa: E402
 from model_provisioner import _provisioner as facade  # noqa: E402
 from model_provisioner._models import ModelFile, ModelInfo  # noqa: E402
 from model_provisioner._references import parse_reference  # noqa: E402
+from model_provisioner._store import Store  # noqa: E402
 
 
 def build(home: Path, count: int) -> list[str]:
     """``count`` small entries, each a manifest plus one linked file."""
     p = ModelProvisioner(home)
-    p.store.ensure()
+    store = Store(p.home)
+    store.ensure()
     refs = []
     for i in range(count):
         ref = parse_reference(f"Bench/Model-{i:04d}-GGUF:Q4_K_M")
         commit = f"{i:040x}"
         data = f"model {i}".encode()
         sha = hashlib.sha256(data).hexdigest()
-        blob = p.store.blob_path(sha)
+        blob = store.blob_path(sha)
         blob.parent.mkdir(parents=True, exist_ok=True)
         blob.write_bytes(data)
         name = f"model-{i}.Q4_K_M.gguf"
-        p.store.link_file(sha, "hf", ref.repo, commit, name)
-        folder = p.store.model_dir("hf", ref.repo, commit)
+        store.link_file(sha, "hf", ref.repo, commit, name)
+        folder = store.model_dir("hf", ref.repo, commit)
         info = ModelInfo(
             reference=ref.canonical,
             repo=ref.repo,
@@ -55,7 +57,7 @@ def build(home: Path, count: int) -> list[str]:
             files=[ModelFile(name, len(data), sha, None, True)],
             downloaded_at="2026-01-01T00:00:00+00:00",
         )
-        p.store.write_manifest(info, ref)
+        store.write_manifest(info, ref)
         refs.append(ref.canonical)
     return refs
 

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from model_provisioner import ModelProvisioner
+from model_provisioner._catalog import Catalog
+from model_provisioner._store import Store
 
 LONG_AGO = 1_000_000_000.0  # 2001
 BIN = Path(sys.executable).with_name("provisioner")
@@ -15,7 +17,7 @@ BIN = Path(sys.executable).with_name("provisioner")
 
 def age(p: ModelProvisioner, reference: str, when: float = LONG_AGO) -> None:
     """Make a model look last used at ``when`` (2001 by default)."""
-    marker = p.store.usage_marker(p.catalog.get(p.parse(reference)).manifest)
+    marker = Store(p.home).usage_marker(Catalog(Store(p.home)).get(p.parse(reference)).manifest)
     os.utime(marker, (when, when))
 
 

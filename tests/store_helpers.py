@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from model_provisioner import ModelInfo, ModelProvisioner
+from model_provisioner._store import Store
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,7 +71,7 @@ def damaged_entries(home: Path) -> list[str]:
 
 
 def file_problems(prov: ModelProvisioner, info: ModelInfo) -> list[str]:
-    folder = prov.store.model_dir(info.provider, info.repo, info.commit)
+    folder = Store(prov.home).model_dir(info.provider, info.repo, info.commit)
     problems = []
     for f in info.files:
         path = folder / f.path

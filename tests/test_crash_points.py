@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from model_provisioner import ModelProvisioner
+from model_provisioner._catalog import Catalog
+from model_provisioner._store import Store
 from tests.hub import FixtureHub, HubServer
 from tests.makers import make_gguf_repo
 from tests.store_helpers import Worker, damaged_entries
@@ -81,7 +83,7 @@ def copy_of(template: Path, home: Path) -> Path:
 
 
 def listed_commit(home: Path) -> str | None:
-    entry = ModelProvisioner(home).catalog.find(ModelProvisioner(home).parse(REF))
+    entry = Catalog(Store(home)).find(ModelProvisioner(home).parse(REF))
     return entry.info.commit if entry else None
 
 
@@ -124,7 +126,7 @@ def test_kill_after_every_step_leaves_the_old_entry_or_the_new_one_whole(
 def test_the_order_of_durability_steps(moved: Moved, workers: list[Worker], tmp_path: Path) -> None:
     home = copy_of(moved.template, tmp_path / "home")
     steps = record(workers[0], home, tmp_path / "steps", **STEADY)
-    store = ModelProvisioner(home).store
+    store = Store(home)
     renames = [s for s in steps if s.op == "rename"]
     manifests = [s for s in renames if s.path.is_relative_to(store.manifests)]
     manifest = manifests[0]

@@ -9,9 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from model_provisioner import ModelProvisioner
+from model_provisioner._catalog import Catalog
 from model_provisioner._errors import DiskSpaceError
 from model_provisioner._eviction import Candidate, plan_eviction
 from model_provisioner._operations import disk_usage
+from model_provisioner._store import Store
 from tests.cli_helpers import cli_runner
 from tests.hub.repos import FixtureHub
 from tests.hub.server import HubServer
@@ -84,7 +86,7 @@ def test_gc_max_size_evicts_least_recently_used_and_spares_pinned(
     four.set_pinned(REPO_A)
     four.find_local_model(REPO_B)  # B was just handed to a worker: used now, and newest
     age(four, REPO_B, 1_000_000_100.0)
-    size = disk_usage(four.store)
+    size = disk_usage(Store(four.home))
     run = cli_runner(home, None, capsys)
     code, out, _ = run("gc", "--dry-run", "--max-size", str(size - MB), "--keep-recent", "0")
     assert code == 0 and "would evict hf:Org/C-GGUF" in out and "D-GGUF" not in out
@@ -92,7 +94,7 @@ def test_gc_max_size_evicts_least_recently_used_and_spares_pinned(
     code, out, _ = run("gc", "--max-size", str(size - MB), "--keep-recent", "0")
     assert code == 0 and "evicted hf:Org/C-GGUF" in out
     assert installed(four) == [REPO_A, REPO_B, REPO_D]
-    assert disk_usage(four.store) <= size - MB
+    assert disk_usage(Store(four.home)) <= size - MB
     # Only pinned A would be left to go: the store cannot fit 1 byte; exit 5, A stays.
     code, out, err = run("gc", "--max-size", "1", "--keep-recent", "0")
     assert code == 5 and err.startswith("error: the store still holds") and err.count("\n") == 1
@@ -116,7 +118,7 @@ def test_shared_blobs_are_counted_once(
         make_gguf_repo(fixture_hub, repo, quants=("Q4_K_M",), pad_to=MB, stem="same")
         p.pull(repo)
         age(p, repo, 1_000_000_000.0 + i)
-    size = disk_usage(p.store)
+    size = disk_usage(Store(p.home))
     assert size < 2 * MB
     report = p.gc(max_size=size - MB // 2, keep_recent=0, dry_run=True)
     assert report.evicted == [f"hf:{REPO_A}", "hf:Org/A-Copy-GGUF"] and report.freed >= MB
@@ -128,21 +130,21 @@ def test_a_budget_evicts_before_a_pull_so_it_fits(
     four: ModelProvisioner, home: Path, hub_server: HubServer, fixture_hub: FixtureHub
 ) -> None:
     make_gguf_repo(fixture_hub, "Org/E-GGUF", quants=("Q4_K_M",), pad_to=2 * MB)
-    budget = disk_usage(four.store) + MB  # E needs 2 MiB: A must go, and only A
+    budget = disk_usage(Store(four.home)) + MB  # E needs 2 MiB: A must go, and only A
     (home / "config.toml").write_text(f"budget = {budget}\n")
     p = ModelProvisioner(home, endpoint=four.endpoint)
     for repo in (REPO_A, REPO_B, REPO_C, REPO_D):
         age(p, repo, 1_000_000_000.0 + installed(p).index(repo))
     p.pull("Org/E-GGUF")
     assert installed(p) == [REPO_B, REPO_C, REPO_D, "Org/E-GGUF"]
-    assert disk_usage(p.store) <= budget
+    assert disk_usage(Store(p.home)) <= budget
 
 
 def test_a_pull_that_cannot_fit_the_budget_fails_and_evicts_nothing(
     four: ModelProvisioner, home: Path, fixture_hub: FixtureHub
 ) -> None:
     make_gguf_repo(fixture_hub, "Org/Big-GGUF", quants=("Q4_K_M",), pad_to=8 * MB)
-    p = ModelProvisioner(home, endpoint=four.endpoint, budget=disk_usage(four.store) + MB)
+    p = ModelProvisioner(home, endpoint=four.endpoint, budget=disk_usage(Store(four.home)) + MB)
     p.set_pinned(REPO_A)
     with pytest.raises(DiskSpaceError, match="budget") as caught:
         p.pull("Org/Big-GGUF")
@@ -151,9 +153,9 @@ def test_a_pull_that_cannot_fit_the_budget_fails_and_evicts_nothing(
 
 
 def test_gc_removes_stale_markers_and_empty_folders(four: ModelProvisioner, home: Path) -> None:
-    manifest = four.catalog.get(four.parse(REPO_A)).manifest
+    manifest = Catalog(Store(four.home)).get(four.parse(REPO_A)).manifest
     manifest.unlink()  # as if a crash lost it between steps: its marker and files are garbage
     report = four.gc(older_than=0)
-    assert not four.store.usage_marker(manifest).exists()
+    assert not Store(four.home).usage_marker(manifest).exists()
     assert not manifest.parent.exists()
     assert report.freed >= MB and REPO_A not in installed(four)

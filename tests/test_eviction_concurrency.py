@@ -7,6 +7,7 @@ from pathlib import Path
 
 from model_provisioner import ModelProvisioner
 from model_provisioner._operations import disk_usage
+from model_provisioner._store import Store
 from tests.hub.repos import FixtureHub
 from tests.hub.server import HubServer
 from tests.lifecycle_helpers import age, finish, installed, start
@@ -59,7 +60,7 @@ def test_concurrent_pulls_under_a_budget_evict_old_models_not_each_others_files(
     make_gguf_repo(fixture_hub, "Org/Old-GGUF", quants=("Q4_K_M",), pad_to=4 * MB)
     p.pull("Org/Old-GGUF")
     age(p, "Org/Old-GGUF")
-    budget = disk_usage(p.store) + 3 * MB  # room for one new 2 MiB model, not two
+    budget = disk_usage(Store(p.home)) + 3 * MB  # room for one new 2 MiB model, not two
     pulls = []
     for name in ("d", "e"):
         repo = f"Org/{name.upper()}-GGUF"
@@ -72,4 +73,4 @@ def test_concurrent_pulls_under_a_budget_evict_old_models_not_each_others_files(
         assert code == 0, err
     assert installed(p) == ["Org/D-GGUF", "Org/E-GGUF"]
     assert all(p.verify_model(repo).ok for repo in installed(p))
-    assert disk_usage(p.store) <= budget
+    assert disk_usage(Store(p.home)) <= budget

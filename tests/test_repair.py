@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from model_provisioner import IntegrityError, ModelProvisioner
+from model_provisioner._store import Store
 from tests.cli_helpers import Run, cli_runner
 from tests.hub.repos import FixtureHub
 from tests.hub.server import HubServer
@@ -37,7 +38,7 @@ def cli(prov: ModelProvisioner, capsys: pytest.CaptureFixture[str]) -> Run:
 def blob_of(prov: ModelProvisioner, model: Path) -> Path:
     (info,) = [m for m in prov.list_models() if m.model_path == model]
     (f,) = [f for f in info.files if f.path == model.name]
-    return prov.store.blob_path(f.sha256)
+    return Store(prov.home).blob_path(f.sha256)
 
 
 def flip_byte(prov: ModelProvisioner, model: Path, tmp: Path) -> None:
@@ -96,7 +97,9 @@ def test_damage_is_caught_refused_meanwhile_and_repaired(
     assert err.count("\n") == 1
     with pytest.raises(IntegrityError):
         prov.find_local_model(REPO)
-    quarantined = list(prov.store.quarantine.iterdir()) if prov.store.quarantine.exists() else []
+    quarantined = (
+        list(Store(prov.home).quarantine.iterdir()) if Store(prov.home).quarantine.exists() else []
+    )
     assert damage is delete_file or quarantined  # bad content never stays under its blob name
 
     code, out, _ = cli("verify", "--repair", REPO)

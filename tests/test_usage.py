@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from model_provisioner import ModelProvisioner
+from model_provisioner._catalog import Catalog
+from model_provisioner._store import Store
 from tests.cli_helpers import cli_runner
 from tests.hub.repos import FixtureHub
 from tests.hub.server import HubServer
@@ -96,9 +98,9 @@ def test_pin_and_unpin_from_the_command_line(
 def test_rm_forgets_the_pin_and_the_last_use(provisioner: ModelProvisioner) -> None:
     q4 = f"{REPO}:Q4_K_M"
     provisioner.set_pinned(q4)
-    manifest = provisioner.catalog.get(provisioner.parse(q4)).manifest
+    manifest = Catalog(Store(provisioner.home)).get(provisioner.parse(q4)).manifest
     provisioner.delete_model(q4)
-    store = provisioner.store
+    store = Store(provisioner.home)
     assert not store.pin_marker(manifest).exists()
     assert not store.usage_marker(manifest).exists()
     provisioner.pull(q4)

@@ -18,7 +18,6 @@ from ._errors import IntegrityError, ProvisionerError
 from ._fsutil import allocated, prune_empty_dirs
 from ._metadata import FileSource, split_problems, structural_problems
 from ._models import FileCheck, ModelFile, ModelInfo, VerifyReport
-from ._names import safe_relpath
 from ._references import LOCAL_PROVIDERS, parse_reference
 from ._store import Store
 from ._usage import forget
@@ -53,7 +52,7 @@ def inspect_entry(store: Store, entry: Entry) -> VerifyReport:
     checks = []
     condemned: dict[str, tuple[int, int]] = {}
     for f in info.files:
-        check = _check_file(store, folder / safe_relpath(f.path), f)
+        check = _check_file(store, store.model_file(info, f), f)
         if check.condemned is not None:
             condemned[f.sha256] = check.condemned
         checks.append(check.result)

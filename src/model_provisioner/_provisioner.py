@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from ._hf_export import ExportReport
     from ._hub import HubSettings
     from ._imports import ImportReport
+    from ._mirror import Mirror
     from ._offers import RemoteOffers
     from ._ratelimit import RateLimiter
     from ._remote import RemoteInspection
@@ -93,13 +94,14 @@ class ModelProvisioner:
         budget: int | None = None,
     ) -> None:
         """Arguments beat the environment, which beats ``<home>/config.toml``."""
-        self.store = Store(Path(base_dir) if base_dir is not None else default_home())
-        self.catalog = Catalog(self.store)
+        self._store = Store(Path(base_dir) if base_dir is not None else default_home())
+        self._catalog = Catalog(self._store)
         self._endpoint = endpoint
         self._token = token
-        self.transfer_options = transfer
+        self._transfer_options = transfer
         self._limit_rate = limit_rate
         self._budget = budget
+        self._max_connections: int | None = None
         self._limiter: RateLimiter | None = None
 
     @functools.cached_property
@@ -131,7 +133,7 @@ class ModelProvisioner:
 
     @property
     def home(self) -> Path:
-        return self.store.home
+        return self._store.home
 
     @property
     def endpoint(self) -> str:
@@ -145,12 +147,12 @@ class ModelProvisioner:
 
     @_store_errors
     def list_models(self) -> list[ModelInfo]:
-        return self.catalog.all()
+        return self._catalog.all()
 
     @_store_errors
     def damaged_manifests(self) -> list[DamagedManifest]:
         """Manifests that do not read back (``list`` shows them, ``verify --all`` fails on them)."""
-        return [bad.error() for bad in self.catalog.damaged()]
+        return [bad.error() for bad in self._catalog.damaged()]
 
     @_store_errors
     def find_local_model(self, reference: str) -> Path | None:
@@ -160,48 +162,48 @@ class ModelProvisioner:
         repair. Stat calls only, so this stays fast. Counts as a use (eviction takes the least
         recently used first): one best-effort ``utime``, so a read-only store still answers.
         """
-        entry = self.catalog.find(self.parse(reference))
+        entry = self._catalog.find(self.parse(reference))
         if entry is None:
             return None
-        path = usable_entry(self.store, entry).model_path
-        record_use(self.store, entry.manifest)
+        path = usable_entry(self._store, entry).model_path
+        record_use(self._store, entry.manifest)
         return path
 
     @_store_errors
     def use_model(self, reference: str) -> ModelInfo:
         """``usable_model``, recorded as a use: the entry a worker is about to load."""
-        entry = self.catalog.get(self.parse(reference))
-        info = usable_entry(self.store, entry)
-        record_use(self.store, entry.manifest)
+        entry = self._catalog.get(self.parse(reference))
+        info = usable_entry(self._store, entry)
+        record_use(self._store, entry.manifest)
         return info
 
     @_store_errors
     def set_pinned(self, reference: str, pinned: bool = True) -> ModelInfo:
         """A pinned model is never evicted to fit a budget (``rm`` still removes it)."""
-        entry = self.catalog.get(self.parse(reference))
-        set_pinned(self.store, entry.manifest, pinned)
+        entry = self._catalog.get(self.parse(reference))
+        set_pinned(self._store, entry.manifest, pinned)
         return entry.info
 
     def is_pinned(self, reference: str) -> bool:
-        return is_pinned(self.store, self.catalog.get(self.parse(reference)).manifest)
+        return is_pinned(self._store, self._catalog.get(self.parse(reference)).manifest)
 
     def last_used(self, reference: str) -> float:
         """When the model was last handed to a worker (or pulled), in seconds since the epoch."""
-        return last_used(self.store, self.catalog.get(self.parse(reference)).manifest)
+        return last_used(self._store, self._catalog.get(self.parse(reference)).manifest)
 
     def find_local_projector(self, reference: str) -> Path | None:
         """The vision projector (``mmproj-*.gguf``) that came with the model, if any."""
-        entry = self.catalog.find(self.parse(reference))
+        entry = self._catalog.find(self.parse(reference))
         return entry.info.projector_path if entry else None
 
     @_store_errors
     def get_model_info(self, reference: str) -> ModelInfo:
-        return self.catalog.get(self.parse(reference)).info
+        return self._catalog.get(self.parse(reference)).info
 
     @_store_errors
     def usable_model(self, reference: str | ModelReference) -> ModelInfo:
         """The installed entry if every file is whole by stat; ModelNotFound or IntegrityError."""
-        return usable_entry(self.store, self.catalog.get(self.parse(reference)))
+        return usable_entry(self._store, self._catalog.get(self.parse(reference)))
 
     def whole_model(self, reference: str | ModelReference) -> ModelInfo | None:
         """The installed entry if whole by stat; None if absent or damaged (a pull repairs it)."""
@@ -214,28 +216,28 @@ class ModelProvisioner:
     def damage(self, reference: str) -> list[str]:
         """What a pull would repair, by stat only: ``[]`` when whole or not installed."""
         try:
-            entry = self.catalog.find(self.parse(reference))
+            entry = self._catalog.find(self.parse(reference))
         except DamagedManifest as exc:
             return exc.problems
-        return self.store.entry_problems(entry.info) if entry else []
+        return self._store.entry_problems(entry.info) if entry else []
 
     @_store_errors
     def verify_model(self, reference: str) -> VerifyReport:
-        return verify_entry(self.store, self.catalog.get(self.parse(reference)))
+        return verify_entry(self._store, self._catalog.get(self.parse(reference)))
 
     @_store_errors
     def repair_model(self, reference: str) -> RepairReport:
         """Verify; refetch what is damaged for every entry that shares it; verify again."""
-        entry = self.catalog.get(self.parse(reference))
-        found = inspect_entry(self.store, entry)
+        entry = self._catalog.get(self.parse(reference))
+        found = inspect_entry(self._store, entry)
         if found.ok:
-            return RepairReport(entry.info.reference, [], [], verify_entry(self.store, entry))
-        sharing = sharing_entries(self.catalog, entry, found)
+            return RepairReport(entry.info.reference, [], [], verify_entry(self._store, entry))
+        sharing = sharing_entries(self._catalog, entry, found)
         for other in sharing:
             # A file first seen here was allowed once; its repair may only fetch it the same way.
             unverified = any(f.unverified for f in other.info.files)
             self.install(other.info.reference, update=False, allow_unverified=unverified)
-        report = verify_entry(self.store, self.catalog.get(entry.ref))
+        report = verify_entry(self._store, self._catalog.get(entry.ref))
         return RepairReport(
             entry.info.reference, found.problems, [e.info.reference for e in sharing], report
         )
@@ -244,14 +246,14 @@ class ModelProvisioner:
     def delete_model(self, reference: str) -> ModelInfo:
         """Looked up and removed under the commit lock: a pull's commit is never half-seen."""
         ref = self.parse(reference)
-        with self.store.commit_lock():
-            entry = self.catalog.get(ref)
-            delete_entry(self.store, self.catalog, entry)
+        with self._store.commit_lock():
+            entry = self._catalog.get(ref)
+            delete_entry(self._store, self._catalog, entry)
         return entry.info
 
     @_store_errors
     def get_total_disk_usage(self) -> int:
-        return disk_usage(self.store)
+        return disk_usage(self._store)
 
     @_store_errors
     def gc(
@@ -267,16 +269,16 @@ class ModelProvisioner:
         from ._gc import collect
 
         recent = KEEP_RECENT if keep_recent is None else keep_recent
-        return collect(self.store, self.catalog, older_than, max_size, recent, dry_run=dry_run)
+        return collect(self._store, self._catalog, older_than, max_size, recent, dry_run=dry_run)
 
     @_store_errors
     def collect_garbage(self, older_than: float = 86400.0, *, dry_run: bool = False) -> list[Path]:
         """Stale partial downloads, and files a crash left unlisted, untouched for a while."""
         from ._partials import collect_stale_partials
 
-        found = collect_stale_partials(self.store, older_than, dry_run=dry_run)
-        with self.store.commit_lock():
-            return found + collect_garbage(self.store, self.catalog, older_than, dry_run=dry_run)
+        found = collect_stale_partials(self._store, older_than, dry_run=dry_run)
+        with self._store.commit_lock():
+            return found + collect_garbage(self._store, self._catalog, older_than, dry_run=dry_run)
 
     def get_model_size(self, path: str | os.PathLike[str]) -> int:
         return path_size(Path(path))
@@ -293,7 +295,7 @@ class ModelProvisioner:
         from ._imports import import_hf_cache
 
         want = self.parse(reference) if reference else None
-        return import_hf_cache(self.store, _path(cache_dir), want, progress)
+        return import_hf_cache(self._store, _path(cache_dir), want, progress)
 
     @_store_errors
     def import_llama_cpp(
@@ -305,7 +307,7 @@ class ModelProvisioner:
         """Adopt llama.cpp's downloads (its hf-style cache and its older flat files)."""
         from ._imports import import_llama_cpp
 
-        return import_llama_cpp(self.store, _path(cache_dir), progress)
+        return import_llama_cpp(self._store, _path(cache_dir), progress)
 
     @_store_errors
     def import_ollama(
@@ -320,7 +322,7 @@ class ModelProvisioner:
         from ._imports._ollama import ollama_reference
 
         want = ollama_reference(name) if name else None
-        return import_ollama(self.store, _path(models_dir), want, progress)
+        return import_ollama(self._store, _path(models_dir), want, progress)
 
     @_store_errors
     def import_folder(
@@ -334,19 +336,19 @@ class ModelProvisioner:
         from ._imports import import_folder
 
         ref = parse_reference(name if name.startswith("local:") else f"local:{name}")
-        return import_folder(self.store, Path(folder), ref, progress)
+        return import_folder(self._store, Path(folder), ref, progress)
 
     @_store_errors
     def export_hf_cache(self, cache_dir: str | os.PathLike[str] | None = None) -> ExportReport:
         """Lay installed models out as a huggingface_hub cache made of links to the store."""
         from ._imports import hf_hub_cache
 
-        return self._export(_path(cache_dir) or hf_hub_cache(), self.catalog.all())
+        return self._export(_path(cache_dir) or hf_hub_cache(), self._catalog.all())
 
     def _export(self, cache: Path, infos: list[ModelInfo]) -> ExportReport:
         from ._hf_export import export_hf_cache
 
-        return export_hf_cache(self.store, cache, infos)
+        return export_hf_cache(self._store, cache, infos)
 
     @_store_errors
     def plan(self, reference: str, *, allow_unverified: bool = False) -> PullPlan:
@@ -493,11 +495,32 @@ class ModelProvisioner:
         from ._download import Downloader
         from ._transfer import TransferOptions
 
-        options = self.transfer_options or TransferOptions()
-        if self.transfer_options is None and self.config.max_connections is not None:
-            options = replace(options, max_connections=self.config.max_connections)
+        options = self._transfer_options or TransferOptions()
+        connections = self._max_connections
+        if connections is None and self._transfer_options is None:
+            connections = self.config.max_connections
+        if connections is not None:
+            options = replace(options, max_connections=connections)
         options = replace(options, limiter=self.limiter)
-        return Downloader(self.store, self._settings(), options, budget=self.budget)
+        return Downloader(self._store, self._settings(), options, budget=self.budget)
+
+    @property
+    def max_connections(self) -> int | None:
+        """Connections per pull set on this object (``--max-connections``), beating the
+        config file and the ``transfer`` argument's; None: theirs."""
+        return self._max_connections
+
+    @max_connections.setter
+    def max_connections(self, connections: int | None) -> None:
+        self._max_connections = connections
+
+    @property
+    def mirror(self) -> Mirror:
+        """The store as a read-only Hub (the service's mirror routes); reads manifests on
+        every call, so a pull or delete elsewhere is seen at once."""
+        from ._mirror import Mirror
+
+        return Mirror(self._store)
 
     @property
     def budget(self) -> int | None:

@@ -48,14 +48,12 @@ def pull(
     limit_rate: str | None,
 ) -> None:
     """Download REFERENCES ([hf:]ORG/NAME[@REV][:QUANT|FILE], or an alias) into the store."""
-    from .._transfer import TransferOptions
-
     if limit_rate is not None:
         from .._config import parse_value
 
         app.provisioner.limit_rate = parse_value("limit_rate", limit_rate, "--limit-rate")
     if max_connections is not None:
-        app.provisioner.transfer_options = TransferOptions(max_connections=max_connections)
+        app.provisioner.max_connections = max_connections
     for reference in references:
         with app.json_errors(reference):
             _pull_one(app, reference, dry_run, not no_update, allow_unverified)

@@ -52,8 +52,7 @@ def serve(
 ) -> None:
     """Serve the store over HTTP (loopback only unless a token is set)."""
     from .._config import parse_value
-    from ..server import ServiceOptions
-    from ..server._serve import build_service, run_service
+    from ..server import ServiceOptions, build_service, run_service
 
     provisioner = app.provisioner
     if limit_rate is not None:

@@ -2,5 +2,15 @@
 
 from ._app import ServiceOptions, create_app
 from ._jobs import Job, JobManager, JobStatus
+from ._serve import Service, build_service, run_service
 
-__all__ = ["Job", "JobManager", "JobStatus", "ServiceOptions", "create_app"]
+__all__ = [
+    "Job",
+    "JobManager",
+    "JobStatus",
+    "Service",
+    "ServiceOptions",
+    "build_service",
+    "create_app",
+    "run_service",
+]

@@ -16,14 +16,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from .._errors import InvalidReference
+from .._mirror import Mirror
 from ._deps import Provisioner
-from ._mirror import Mirror
 
 router = APIRouter(tags=["hub mirror (read-only)"])
 
 
 def _mirror(provisioner: Provisioner) -> Mirror:
-    return Mirror(provisioner.store)
+    return provisioner.mirror
 
 
 def _repo(org: str, name: str, provisioner: Provisioner) -> str:

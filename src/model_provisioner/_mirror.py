@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .._digests import git_blob_sha1
-from .._errors import EntryNotFound, RepoNotFound, RevisionNotFound
-from .._models import ModelFile, ModelInfo
-from .._store import Store
-from .._usage import record_use
+from ._digests import git_blob_sha1
+from ._errors import EntryNotFound, RepoNotFound, RevisionNotFound
+from ._models import ModelFile, ModelInfo
+from ._store import Store
+from ._usage import record_use
 
 PROVIDER = "hf"
 
