@@ -208,7 +208,7 @@ def test_gc_removes_quarantined_content_once_old_enough(
     model = prov.pull(REPO)
     flip_byte(prov, model, tmp_path)
     assert cli("verify", REPO)[0] == 4
-    (aside,) = prov.store.quarantine.iterdir()
+    (aside,) = Store(prov.home).quarantine.iterdir()
     assert aside not in prov.collect_garbage(older_than=3600) and aside.exists()
     assert cli("verify", "--repair", REPO)[0] == 0
     assert aside in prov.collect_garbage(older_than=0) and not aside.exists()
