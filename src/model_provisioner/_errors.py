@@ -6,6 +6,7 @@ class attributes; nothing else decides them.
     ProvisionerError                 exit 1  (500)
     ├── InvalidReference             exit 2  (400)  malformed reference, unknown alias
     ├── UsageError                   exit 2  (400)  bad option or argument
+    │   └── RequestTooLarge          exit 2  (413)  a request body over the service's limit
     ├── ModelNotFound                exit 3  (404)  not installed, or not on the Hub
     │   ├── JobNotFound              exit 3  (404)  no such download job (service)
     │   ├── RepoNotFound             exit 3  (404)  the mirror holds nothing of a repo (service)
@@ -194,6 +195,13 @@ class Unauthorized(AuthError):
     """No bearer token, or the wrong one, on a service that requires one."""
 
     code = "unauthorized"
+
+
+class RequestTooLarge(UsageError):
+    """A request body over the service's limit; refused before it is read to the end."""
+
+    reference = "too-large"
+    http_status = 413
 
 
 class ShuttingDown(ProvisionerError):

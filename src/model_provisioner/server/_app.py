@@ -18,6 +18,7 @@ from . import _download_routes, _hive_routes, _hub_routes, _model_routes, _page
 from ._auth import BearerAuth
 from ._errors import install_error_handlers
 from ._jobs import JobManager
+from ._limits import BodyLimit
 from ._schemas import Health
 
 OPEN_PATHS = ("/health", "/")
@@ -31,6 +32,7 @@ class ServiceOptions:
     keep_finished: float = 600.0
     max_parallel: int = 4
     shutdown_timeout: float = 3.0
+    max_body: int = 1 << 20  # request bodies are small JSON; anything bigger is refused (413)
 
 
 def create_app(provisioner: ModelProvisioner, options: ServiceOptions | None = None) -> FastAPI:
@@ -53,6 +55,7 @@ def create_app(provisioner: ModelProvisioner, options: ServiceOptions | None = N
     )
     app.state.provisioner = provisioner
     app.state.jobs = jobs
+    app.add_middleware(BodyLimit, limit=options.max_body)
     app.add_middleware(BearerAuth, token=options.token, open_paths=OPEN_PATHS)
     install_error_handlers(app)
 
