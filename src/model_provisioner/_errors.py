@@ -200,7 +200,7 @@ class Unauthorized(AuthError):
 class RequestTooLarge(UsageError):
     """A request body over the service's limit; refused before it is read to the end."""
 
-    reference = "too-large"
+    code = "too-large"
     http_status = 413
 
 
