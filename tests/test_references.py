@@ -101,6 +101,8 @@ def test_seeded_aliases_are_quantized_gguf_or_plain_safetensors() -> None:
         "org/repo:/etc/passwd",
         "org/repo:a/../b",
         "org/repo:a//b",
+        "https://huggingface.co/org/repo/resolve/main/%00a.gguf",
+        "https://huggingface.co/org/repo/resolve/main/a%0a.gguf",
         "org/repo@../main",
         "org/repo@",
         "org/repo:",

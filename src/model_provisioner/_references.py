@@ -230,7 +230,10 @@ def _check_revision(revision: str, original: str) -> str:
 def _check_selector(selector: str, original: str) -> str:
     if not selector:
         raise InvalidReference(f"{_show(original)}: empty file or quantization after ':'")
-    bad = sorted(set(selector) & _FORBIDDEN_IN_SELECTOR)
+    # A URL's path is percent-decoded before it gets here: %00 must not become a NUL.
+    bad = sorted(set(selector) & _FORBIDDEN_IN_SELECTOR) + [
+        ch for ch in selector if ord(ch) < 0x20 or ord(ch) == 0x7F
+    ]
     if bad:
         raise InvalidReference(f"{_show(original)}: character {bad[0]!r} is not allowed in a file")
     if selector.startswith("/") or selector.endswith("/"):
