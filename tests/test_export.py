@@ -137,3 +137,24 @@ def test_export_refuses_a_linked_folder_and_writes_nothing_outside(
     with pytest.raises(UsageError, match="not a folder"):
         p.export_hf_cache(cache)
     assert list(outside.iterdir()) == []
+
+
+def test_export_without_a_folder_uses_huggingface_hubs_cache(
+    hf_env: HubServer,
+    gguf_repo: FixtureRepo,
+    home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ModelProvisioner(home, endpoint=hf_env.url).pull(f"{gguf_repo.id}:Q4_K_M")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "default-cache"))
+    with pytest.raises(SystemExit) as exit:
+        main(["--home", str(home), "export", "--hf-cache"])
+    assert exit.value.code == 0
+    out = capsys.readouterr().out
+    cache = tmp_path / "default-cache"
+    assert out == f"exported 1 repos to {cache}: 1 files linked, 0 already there\n"
+    with pytest.raises(SystemExit) as exit:
+        main(["--home", str(home), "export"])
+    assert exit.value.code == 2

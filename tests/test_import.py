@@ -356,3 +356,21 @@ def test_ollama_models_from_another_host_keep_their_namespace(home: Path, tmp_pa
         "ollama:bartowski/Llama-3.2-1B-Instruct-GGUF@Q4_K_M"
     ]
     assert p.get_model_info("ollama:bartowski/Llama-3.2-1B-Instruct-GGUF@Q4_K_M").quantization
+
+
+def test_llama_cpp_flat_files_named_by_a_manifest_file(
+    hf_env: HubServer, gguf_repo: FixtureRepo, home: Path, tmp_path: Path
+) -> None:
+    """The flat layout between the .json sidecars and the hf layout: ``.etag`` beside the
+    file, origin and sha256 in ``manifest=<org>=<repo>=<tag>.json`` (the Hub's manifest)."""
+    folder = tmp_path / "llama"
+    folder.mkdir()
+    org, name = gguf_repo.id.split("/")
+    q8 = gguf_repo.source(Q8).read_bytes()
+    local = folder / f"{org}_{name}_{Q8}"
+    local.write_bytes(q8)
+    local.with_name(local.name + ".etag").write_text(f'"{sha256_of(q8)}"')
+    manifest = {"ggufFile": {"rfilename": Q8, "lfs": {"sha256": sha256_of(q8), "size": len(q8)}}}
+    (folder / f"manifest={org}={name}=Q8_0.json").write_text(json.dumps(manifest))
+    report = ModelProvisioner(home).import_llama_cpp(folder)
+    assert report.ok and [i.reference for i in report.imported] == [f"hf:{gguf_repo.id}:{Q8}"]

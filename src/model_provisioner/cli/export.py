@@ -39,7 +39,7 @@ def export(app: App, cache_dir: str | None) -> None:
     else:
         for item in report.skipped:
             click.echo(item, err=True)
-        app.say(
+        app.echo(
             f"exported {len(report.repos)} repos to {report.cache}: {report.linked} files "
             f"linked, {report.present} already there"
         )
