@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from model_provisioner._models import ModelFile, ModelInfo  # noqa: E402
+from model_provisioner._models import ModelFile, ModelInfo, ModelMetadata  # noqa: E402
 
 BIN = Path(sys.executable).parent
 COMMIT = "c0ffee" + "0" * 34
@@ -65,7 +65,7 @@ def build_store(home: Path, entries: int) -> str:
             files=[ModelFile(name, len(data), sha, None, True)],
             downloaded_at=WHEN,
             verified_at=WHEN,
-            metadata={"format": "gguf", "architecture": "llama", "quantization": "Q4_K_M"},
+            metadata=ModelMetadata(format="gguf", architecture="llama", quantization="Q4_K_M"),
         )
         manifest = home / "manifests" / "hf" / repo / "Q4_K_M.json"
         manifest.parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def test_moved_branch_fetches_only_changed_files_and_releases_the_old(
 ) -> None:
     make_safetensors_repo(fixture_hub, "st/minilm")
     old = prov.install("st/minilm")
-    changed = dict(old.metadata)
+    changed = dataclasses.replace(old.metadata)
     fixture_hub.add_commit("st/minilm", {"config.json": b'{"model_type": "bert", "v": 2}'})
     hub_server.clear_log()
     new = prov.install("st/minilm")
@@ -214,12 +215,12 @@ def test_manifest_carries_parsed_metadata(prov: ModelProvisioner, fixture_hub: F
     make_gguf_repo(fixture_hub, REPO, context_length=4096)
     make_safetensors_repo(fixture_hub, "st/minilm")
     gguf = prov.install(f"{REPO}:Q8_0").metadata
-    assert (gguf["format"], gguf["architecture"], gguf["quantization"]) == ("gguf", "llama", "Q8_0")
-    assert gguf["context_length"] == 4096 and gguf["parameter_count"] > 0
-    assert gguf["has_chat_template"] is True
+    assert (gguf.format, gguf.architecture, gguf.quantization) == ("gguf", "llama", "Q8_0")
+    assert gguf.context_length == 4096 and gguf.parameter_count and gguf.parameter_count > 0
+    assert gguf.has_chat_template is True
     st = prov.install("st/minilm").metadata
-    assert (st["format"], st["model_type"], st["vocab_size"]) == ("safetensors", "bert", 30522)
-    assert st["parameter_count"] == 22_713_728  # summed from the safetensors package's shapes
+    assert (st.format, st.model_type, st.vocab_size) == ("safetensors", "bert", 30522)
+    assert st.parameter_count == 22_713_728  # summed from the safetensors package's shapes
 
 
 @pytest.mark.asyncio

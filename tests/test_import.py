@@ -206,7 +206,7 @@ def test_ollama_store_import(home: Path, tmp_path: Path, cli: Cli) -> None:
     assert path.read_bytes() == gguf
     mmproj = p.find_local_projector("ollama:library/tinyllama@latest")
     assert mmproj is not None and mmproj.read_bytes() == projector
-    assert p.get_model_info("ollama:library/tinyllama").metadata.get("architecture") == "llama"
+    assert p.get_model_info("ollama:library/tinyllama").metadata.architecture == "llama"
     assert p.verify_model("ollama:library/phi3@mini").ok
     assert inodes(home / "blobs") <= inodes(models)
     assert fingerprint(models) == before

@@ -281,3 +281,25 @@ def test_the_fast_path_for_plain_references_agrees_with_the_parser(
     if _plain(text, "Org/Name", revision, selector):
         parsed = parse_reference(text)
         assert (parsed.repo, parsed.revision, parsed.selector) == ("Org/Name", revision, selector)
+
+
+def test_metadata_reads_back_typed_from_old_and_odd_manifests(
+    store: Store, good: dict[str, Any]
+) -> None:
+    """Written before a field existed (no ``dtype``), a parse failure recorded as ``error``, an
+    ill-typed value: each reads as a typed record, never as a damaged entry."""
+    old = {"schema": 1, "format": "gguf", "quantization": "Q4_K_M", "context_length": "4k"}
+    info = parse_manifest(json.dumps(_with(good, "metadata", old)).encode(), store.home)
+    meta = info.metadata
+    assert (meta.format, meta.quantization, meta.context_length, meta.dtype) == (
+        "gguf",
+        "Q4_K_M",
+        None,
+        None,
+    )
+    assert info.quantization == "Q4_K_M"
+    failed = {"error": "GGUF header truncated"}
+    info = parse_manifest(json.dumps(_with(good, "metadata", failed)).encode(), store.home)
+    assert info.metadata.error == "GGUF header truncated" and info.metadata.format == "other"
+    again = parse_manifest(json.dumps(info.to_json(store.home)).encode(), store.home)
+    assert again.metadata == info.metadata

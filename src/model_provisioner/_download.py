@@ -26,7 +26,7 @@ from ._errors import (
 from ._fsutil import free_bytes
 from ._hub import HubClient, HubSettings, RemoteFile, RepoSnapshot
 from ._metadata import read_local_metadata
-from ._models import HASH_FIRST_SEEN, HASH_PUBLISHED, ModelFile, ModelInfo
+from ._models import HASH_FIRST_SEEN, HASH_PUBLISHED, ModelFile, ModelInfo, ModelMetadata
 from ._progress import ProgressCallback, ProgressReporter, Stage, Ticker, TransferStats
 from ._references import LOCAL_PROVIDERS, ModelReference
 from ._reservations import Reservation, remaining_bytes
@@ -359,15 +359,15 @@ def _holds_plan(info: ModelInfo, plan: PullPlan) -> bool:
     return info.commit == plan.snapshot.commit and all(f.path in have for f in plan.files)
 
 
-def describe(folder: Path, paths: Sequence[str]) -> dict[str, Any]:
+def describe(folder: Path, paths: Sequence[str]) -> ModelMetadata:
     """Header summary for the manifest, so list and info never open a model file.
 
     The bytes already matched the Hub's hashes; a header we cannot parse is recorded, not fatal.
     """
     try:
-        return read_local_metadata(folder, paths).to_dict()
+        return read_local_metadata(folder, paths)
     except MetadataError as exc:
-        return {"error": exc.message}
+        return ModelMetadata(error=exc.message)
 
 
 def _offline(ref: ModelReference, damage: list[str]) -> ProvisionerError:

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import IntegrityError, InvalidReference
-from ._models import HASH_FIRST_SEEN, HASH_PUBLISHED, MANIFEST_SCHEMA, ModelFile, ModelInfo
+from ._models import (
+    HASH_FIRST_SEEN,
+    HASH_PUBLISHED,
+    MANIFEST_SCHEMA,
+    ModelFile,
+    ModelInfo,
+    ModelMetadata,
+)
 from ._names import is_git_sha1, is_repo_id, is_sha256, safe_relpath
 from ._references import (
     DEFAULT_REVISION,
@@ -71,7 +78,7 @@ def parse_manifest(raw: bytes, home: Path) -> ModelInfo:
         files=files,
         downloaded_at=_str(data, "downloaded_at"),
         verified_at=_opt_str(data, "verified_at"),
-        metadata=metadata,
+        metadata=ModelMetadata.from_dict(metadata),
         provider=provider,
         endpoint=_opt_str(data, "endpoint"),
         imported_from=_opt_str(data, "imported_from"),

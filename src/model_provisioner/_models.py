@@ -5,9 +5,10 @@ A ModelInfo is exactly what a manifest holds, so the JSON round trip here is the
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_type_hints
 
 from ._gguf_names import is_gguf, is_projector, quant_of
 
@@ -32,6 +33,74 @@ class ModelFile:
         return self.hash_source == HASH_FIRST_SEEN
 
 
+Format = Literal["gguf", "safetensors", "other"]
+METADATA_SCHEMA = 1
+
+
+@dataclass(slots=True)
+class ModelMetadata:
+    """What a person asks of a model before loading it, read from its headers once at pull
+    time and stored in the manifest, so list and info never open a model file."""
+
+    format: Format = "other"
+    architecture: str | None = None
+    name: str | None = None
+    model_type: str | None = None
+    parameter_count: int | None = None
+    quantization: str | None = None
+    dtype: str | None = None
+    context_length: int | None = None
+    embedding_length: int | None = None
+    block_count: int | None = None
+    head_count: int | None = None
+    head_count_kv: int | None = None
+    vocab_size: int | None = None
+    has_chat_template: bool = False
+    chat_template: str | None = None  # only when asked for: it can be tens of KB
+    tensor_count: int | None = None
+    split_count: int | None = None
+    error: str | None = None  # the headers did not parse (the bytes matched their hashes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Stable JSON for the manifest: every field, always, plus a schema number."""
+        return {"schema": METADATA_SCHEMA, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelMetadata:
+        """Tolerant inverse of ``to_dict`` (a manifest is outside data): unknown keys ignored,
+        ill-typed values dropped. Manifests written before a field existed read as its default.
+        One pass over the keys present: the catalog reads thousands of these."""
+        meta = cls()
+        for key, value in data.items():
+            kind = _METADATA_KINDS.get(key)
+            if kind is None:
+                continue
+            if kind is int:
+                ok = type(value) is int
+            elif kind is bool:
+                ok = type(value) is bool
+            elif key == "format":
+                ok = value in ("gguf", "safetensors", "other")
+            else:
+                ok = type(value) is str
+            if ok:
+                setattr(meta, key, value)
+        return meta
+
+
+def _field_kind(hint: Any) -> type:
+    """``int | None`` -> int, ``str | None`` -> str, ``bool`` -> bool (the format: str)."""
+    for kind in (bool, int):
+        if hint is kind or kind in getattr(hint, "__args__", ()):
+            return kind
+    return str
+
+
+_METADATA_KINDS: dict[str, type] = {
+    f.name: _field_kind(get_type_hints(ModelMetadata)[f.name]) for f in fields(ModelMetadata)
+}
+
+
 @dataclass
 class ModelInfo:
     """A catalog entry: what was asked for, what was got, and what it is."""
@@ -46,7 +115,7 @@ class ModelInfo:
     files: list[ModelFile]
     downloaded_at: str
     verified_at: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: ModelMetadata = field(default_factory=ModelMetadata)
     provider: str = "hf"
     endpoint: str | None = None
     imported_from: str | None = None
@@ -85,15 +154,15 @@ class ModelInfo:
     @property
     def quantization(self) -> str | None:
         """From the parsed header, else from the file name as llama.cpp's tools spell it."""
-        value = self.metadata.get("quantization")
-        if isinstance(value, str):
-            return value
+        if self.metadata.quantization is not None:
+            return self.metadata.quantization
         return quant_of(self.gguf_files[0]) if self.gguf_files else None
 
     def to_json(self, home: Path) -> dict[str, Any]:
         """The manifest form: paths relative to the store, so a store can be moved."""
         data = asdict(self)
         data["schema"] = MANIFEST_SCHEMA
+        data["metadata"] = self.metadata.to_dict()
         data["model_path"] = self.model_path.relative_to(home).as_posix()
         return data
 
@@ -115,7 +184,7 @@ class ModelInfo:
             "quantization": self.quantization,
             "downloaded_at": self.downloaded_at,
             "verified_at": self.verified_at,
-            "metadata": self.metadata,
+            "metadata": self.metadata.to_dict(),
             "files": [asdict(f) for f in self.files],
         }
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._gguf_names import model_ggufs, preference, quant_of, split_part
+from ._models import ModelMetadata
 from ._selection import complete_split, default_gguf
 
 if TYPE_CHECKING:
@@ -49,25 +50,25 @@ class Offer:
         }
 
 
-def kv_cache_bytes(metadata: Mapping[str, Any], context: int) -> int:
+def kv_cache_bytes(metadata: ModelMetadata, context: int) -> int:
     """f16 K and V for ``context`` tokens; 0 when the header lacks what it takes."""
-    layers = _positive(metadata.get("block_count"))
-    embedding = _positive(metadata.get("embedding_length"))
-    heads = _positive(metadata.get("head_count"))
-    kv_heads = _positive(metadata.get("head_count_kv")) or heads
+    layers = _positive(metadata.block_count)
+    embedding = _positive(metadata.embedding_length)
+    heads = _positive(metadata.head_count)
+    kv_heads = _positive(metadata.head_count_kv) or heads
     if not (layers and embedding and heads and kv_heads):
         return 0
     return 2 * layers * context * kv_heads * (embedding // heads) * _KV_BYTES
 
 
-def worker_memory(weights: int, metadata: Mapping[str, Any], context: int) -> int:
+def worker_memory(weights: int, metadata: ModelMetadata, context: int) -> int:
     estimate = weights + kv_cache_bytes(metadata, context) + int(weights * _BUFFERS)
     return max(estimate, int(weights * HIVE_FACTOR))
 
 
 def offers_of(
     files: Mapping[str, int],
-    metadata: Mapping[str, Any],
+    metadata: ModelMetadata,
     free: int,
     context: int = DEFAULT_CONTEXT,
     chosen: str | None = None,
@@ -82,7 +83,7 @@ def offers_of(
         tag = quant_of(path) or path
         groups.setdefault(tag, []).extend(complete_split(list(files), path))
     chosen = chosen or default_gguf(list(files))
-    params = _positive(metadata.get("parameter_count"))
+    params = _positive(metadata.parameter_count)
     offers = []
     for tag, paths in groups.items():
         size = sum(files[p] for p in paths)
@@ -100,11 +101,9 @@ def offers_of(
     return sorted(offers, key=lambda o: (preference(quant_of(o.files[0])), o.quant))
 
 
-def _positive(value: object) -> int:
+def _positive(value: int | None) -> int:
     """A header number from a server: a positive int, else 0 (unknown)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    return 0
+    return value if value is not None and value > 0 else 0
 
 
 @dataclass(frozen=True)
@@ -126,6 +125,6 @@ class RemoteOffers:
 def remote_offers(inspection: RemoteInspection, context: int = DEFAULT_CONTEXT) -> RemoteOffers:
     plan = inspection.plan
     files = {f.path: f.size or 0 for f in plan.snapshot.files}
-    metadata = inspection.metadata.to_dict() if inspection.metadata else {}
+    metadata = inspection.metadata or ModelMetadata()
     offers = offers_of(files, metadata, plan.free, context, chosen=plan.selection.primary)
     return RemoteOffers(inspection, offers, context)

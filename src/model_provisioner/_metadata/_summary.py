@@ -10,12 +10,11 @@ import posixpath
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
 
 from .._errors import MetadataError
 from .._gguf_names import is_projector, split_part
+from .._models import ModelMetadata
 from ._config import (
     MAX_TOKENIZER,
     read_chat_template_file,
@@ -36,53 +35,7 @@ __all__ = [
     "structural_problems",
 ]
 
-Format = Literal["gguf", "safetensors", "other"]
-SCHEMA = 1
 MAX_PROBLEMS = 20
-
-
-@dataclass(slots=True)
-class ModelMetadata:
-    """What a person asks of a model before loading it; stored in the manifest."""
-
-    format: Format = "other"
-    architecture: str | None = None
-    name: str | None = None
-    model_type: str | None = None
-    parameter_count: int | None = None
-    quantization: str | None = None
-    dtype: str | None = None
-    context_length: int | None = None
-    embedding_length: int | None = None
-    block_count: int | None = None
-    head_count: int | None = None
-    head_count_kv: int | None = None
-    vocab_size: int | None = None
-    has_chat_template: bool = False
-    chat_template: str | None = None  # only when asked for: it can be tens of KB
-    tensor_count: int | None = None
-    split_count: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Stable JSON for the manifest: every field, always, plus a schema number."""
-        return {"schema": SCHEMA, **asdict(self)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ModelMetadata:
-        """Tolerant inverse of ``to_dict``: unknown keys ignored, ill-typed values dropped."""
-        kwargs: dict[str, Any] = {}
-        for f in fields(cls):
-            value = data.get(f.name)
-            if f.name == "format":
-                kwargs[f.name] = value if value in ("gguf", "safetensors", "other") else "other"
-            elif f.name == "has_chat_template":
-                kwargs[f.name] = value is True
-            elif f.type == "int | None":
-                ok = isinstance(value, int) and not isinstance(value, bool)
-                kwargs[f.name] = value if ok else None
-            else:
-                kwargs[f.name] = value if isinstance(value, str) else None
-        return cls(**kwargs)
 
 
 def read_model_metadata(

@@ -50,7 +50,9 @@ def info(app: App, reference: str, remote: bool, context: int) -> None:
         if model.unverified_files
         else "",
     }
-    rows.update({k: str(v) for k, v in model.metadata.items() if v is not None and k != "schema"})
+    rows.update(
+        {k: str(v) for k, v in model.metadata.to_dict().items() if v is not None and k != "schema"}
+    )
     sys.stdout.write(key_values(rows))
     files = [
         (f.path, format_bytes(f.size), f.sha256 + (" (first seen here)" if f.unverified else ""))
