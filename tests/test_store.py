@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -251,3 +252,15 @@ def test_any_name_is_refused_or_lands_under_the_home(
         return
     assert os.path.realpath(target).startswith(os.path.realpath(store.models) + os.sep)
     assert folder.relative_to(store.models).parts == ("hf", *repo.split("/"), commit)
+
+
+def test_a_file_where_a_folder_belongs_is_moved_aside_when_relinking(store: Store) -> None:
+    sha = put_blob(store, b"nested")
+    info = entry(store, "org/n", "a" * 40, {"sub/deep/m.gguf": sha})
+    sub = store.model_dir("hf", "org/n", "a" * 40) / "sub"
+    shutil.rmtree(sub)
+    sub.write_bytes(b"in the way")
+    assert store.entry_problems(info) == ["sub/deep/m.gguf: missing"]
+    store.link_file(sha, "hf", "org/n", "a" * 40, "sub/deep/m.gguf")
+    assert store.entry_problems(info) == []
+    assert [p.read_bytes() for p in store.quarantine.iterdir()] == [b"in the way"]

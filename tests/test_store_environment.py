@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from model_provisioner import ModelProvisioner, ProvisionerError
 from tests.cli_helpers import Run, cli_runner
 from tests.hub.repos import FixtureHub
 from tests.hub.server import HubServer
@@ -105,3 +106,16 @@ def test_a_full_disk_still_lists_finds_and_verifies(cli: Run, tmpfs: Path) -> No
     assert cli("du")[0] == 0
     code, _, err = cli("pull", f"{REPO}:Q8_0")
     assert code == 5 and one_error_line(err)
+
+
+def test_a_home_that_is_a_file_is_our_error(
+    tmp_path: Path, hub_server: HubServer, fixture_hub: FixtureHub
+) -> None:
+    """The CLI refuses such a --home as a usage error; the library says it as ours too."""
+    make_gguf_repo(fixture_hub, REPO, quants=("Q4_K_M",))
+    home = tmp_path / "not-a-folder"
+    home.write_bytes(b"x")
+    prov = ModelProvisioner(home, endpoint=hub_server.url)
+    assert prov.list_models() == []
+    with pytest.raises(ProvisionerError, match=str(home)):
+        prov.pull(REPO)  # an OSError of the disk, said as ours

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ._errors import DiskSpaceError, StoreNotWritable
+from ._errors import DiskSpaceError, ProvisionerError, StoreNotWritable
 from ._platform import datasync
 
 StepObserver = Callable[[str, Path, Path | None], None]
@@ -167,18 +167,20 @@ def raise_if_no_space(exc: OSError, path: Path) -> None:
 
 @contextlib.contextmanager
 def store_errors(home: Path) -> Iterator[None]:
-    """What the environment refuses (a read-only or full home) said in one line."""
+    """What the environment refuses (a read-only or full home, a failing file system) said in
+    one line. An OSError that gets here came from the disk: server and network errors are
+    translated where they happen (hub, transfer)."""
     try:
         yield
     except OSError as exc:
+        where = exc.filename or home
         if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-            where = exc.filename or home
             raise StoreNotWritable(
                 f"cannot write to the store at {home}: {exc.strerror} ({where})",
                 hint="use a writable --home, or mount it read-write",
             ) from exc
         raise_if_no_space(exc, Path(exc.filename or home))
-        raise
+        raise ProvisionerError(f"{exc.strerror or exc}: {where}") from exc
 
 
 def prune_empty_dirs(start: Path, stop: Path) -> None:

@@ -236,9 +236,21 @@ class Store:
         folder = self.model_dir(provider, repo, commit)
         dest = self._inside(folder / safe_relpath(path), self.models)
         self._clear(dest)
-        if not link_or_copy(self.blob_path(sha256), dest):
+        try:
+            linked = link_or_copy(self.blob_path(sha256), dest)
+        except (FileExistsError, NotADirectoryError):
+            self._clear_parents(dest)
+            linked = link_or_copy(self.blob_path(sha256), dest)
+        if not linked:
             self.copied.touch()
         return dest
+
+    def _clear_parents(self, dest: Path) -> None:
+        """A file where one of ``dest``'s folders belongs (damage) is moved aside."""
+        for parent in reversed(dest.relative_to(self.models).parents[:-1]):
+            with contextlib.suppress(OSError):
+                if not stat.S_ISDIR(os.lstat(self.models / parent).st_mode):
+                    self._move_aside(self.models / parent, parent.name)
 
     def check_link(self, f: ModelFile, provider: str, repo: str, commit: str) -> None:
         """Before a manifest names ``f``: its blob is whole and its model-folder file is that
