@@ -259,3 +259,20 @@ def test_a_name_with_a_newline_is_one_escaped_line(tmp_path: Path) -> None:
     (line, last) = err.splitlines()
     assert "bad\\nname" in line and "\x1b" not in line
     assert last == "error: 1 item(s) not imported (listed above)"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("hf-cache", "/nonexistent"), 3, "error: no huggingface_hub cache at /nonexistent"),
+        (("ollama", "/nonexistent"), 3, "error: no Ollama store at /nonexistent"),
+        (("llama-cpp", "/nonexistent"), 3, "error: no llama.cpp cache at /nonexistent"),
+        (("folder", "/nonexistent", "--as", "a/b"), 3, "error: no folder at /nonexistent"),
+        (("folder", "/", "--as", "bad"), 2, "error: 'local:bad': repository must be ORG/NAME"),
+    ],
+)
+def test_missing_sources_and_bad_names_are_one_line(
+    tmp_path: Path, args: tuple[str, ...], code: int, message: str
+) -> None:
+    got, err = _run_cli(tmp_path / "home", "import", *args)
+    assert got == code and err.startswith(message) and len(err.splitlines()) == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .._errors import ModelNotFound
 from .._progress import ProgressCallback
 from .._references import ModelReference
 from .._store import Store
@@ -45,6 +46,9 @@ def import_llama_cpp(
     from ._llama_cpp import legacy_candidates
 
     hf_dir, flat_dir = (cache, cache) if cache else (llama_cpp_hf_cache(), llama_cpp_legacy_cache())
+    if not hf_dir.is_dir() and not flat_dir.is_dir():
+        where = hf_dir if hf_dir == flat_dir else f"{hf_dir} or {flat_dir}"
+        raise ModelNotFound(f"no llama.cpp cache at {where}")
     candidates: list[Candidate] = []
     skipped: list[Skipped] = []
     if any(hf_dir.glob("models--*")):
