@@ -38,7 +38,7 @@ def repos(fixture_hub: FixtureHub) -> None:
 
 @pytest.fixture
 def workers(hub_server: HubServer, repos: None) -> Iterator[list[Worker]]:
-    started = [Worker(hub_server.url) for _ in range(3)]
+    started = [Worker(hub_server.url) for _ in range(4)]
     try:
         yield started
     finally:
@@ -75,7 +75,7 @@ def test_pull_and_rm_of_another_repo_sharing_its_blobs(
     workers: list[Worker], tmp_path: Path
 ) -> None:
     """rm A frees the blobs B's pull planned to link: the pull must still list B whole."""
-    puller, remover, _ = workers
+    puller, remover, *_ = workers
     homes = installed(puller, tmp_path, f"{A}:Q4_K_M")
     for home, delay in zip(homes, delays(1), strict=True):
         puller.send(home, "pull", f"{B}:Q4_K_M")
@@ -88,7 +88,7 @@ def test_pull_and_rm_of_another_repo_sharing_its_blobs(
 
 def test_pull_and_rm_in_one_model_folder(workers: list[Worker], tmp_path: Path) -> None:
     """Two quants of one repo share README and config links in one commit folder."""
-    puller, remover, _ = workers
+    puller, remover, *_ = workers
     homes = installed(puller, tmp_path, f"{A}:Q4_K_M")
     for home, delay in zip(homes, delays(2), strict=True):
         puller.send(home, "pull", f"{A}:Q8_0")
@@ -102,7 +102,7 @@ def test_pull_and_rm_in_one_model_folder(workers: list[Worker], tmp_path: Path) 
 
 def test_pull_rm_and_gc_at_once(workers: list[Worker], tmp_path: Path) -> None:
     """gc --older-than 0 while a pull commits: no verified partial, link or blob it needs goes."""
-    puller, remover, collector = workers
+    puller, remover, collector, _ = workers
     homes = installed(puller, tmp_path, f"{A}:Q4_K_M")
     for home, delay in zip(homes, delays(3), strict=True):
         puller.send(home, "pull", f"{B}:Q8_0")
@@ -120,7 +120,7 @@ def test_pull_rm_and_gc_at_once(workers: list[Worker], tmp_path: Path) -> None:
 
 def test_two_pulls_and_gc_of_one_blob(workers: list[Worker], tmp_path: Path) -> None:
     """Two pulls fetch the same bytes under two repos while gc sweeps: both end whole."""
-    first, second, collector = workers
+    first, second, collector, _ = workers
     for i, delay in enumerate(delays(4)):
         home = tmp_path / f"home{i}"
         first.send(home, "pull", f"{A}:Q4_K_M")
@@ -131,20 +131,23 @@ def test_two_pulls_and_gc_of_one_blob(workers: list[Worker], tmp_path: Path) -> 
         assert len(ModelProvisioner(home).list_models()) == 2
 
 
-def test_repair_pull_and_rm_of_entries_sharing_a_damaged_blob(
+def test_repair_pull_rm_and_gc_of_entries_sharing_a_damaged_blob(
     workers: list[Worker], tmp_path: Path
 ) -> None:
-    """verify --repair refetches the shared blob for A and B while B is pulled and removed."""
-    repairer, puller, remover = workers
+    """verify --repair refetches the shared blob for A and B while B is pulled and removed
+    and gc sweeps (quarantine included)."""
+    repairer, puller, remover, collector = workers
     homes = installed(repairer, tmp_path, f"{A}:Q4_K_M", f"{B}:Q4_K_M", flip="shared.Q4_K_M.gguf")
     for home, delay in zip(homes, delays(6), strict=True):
         repairer.send(home, "repair", f"{A}:Q4_K_M")
         puller.send(home, "pull", f"{B}:Q4_K_M", delay=delay / 2)
         remover.send(home, "rm", f"{B}:Q4_K_M", delay=delay)
+        collector.send(home, "gc", older_than=0, delay=delay / 3, repeat=5)
         assert repairer.receive() == {"ok": True}
         assert puller.receive() == {"ok": True}
         removed = remover.receive()  # the repair may re-pull B after it: then rm came first
         assert removed == {"ok": True} or removed.get("kind") == "ModelNotFound", removed
+        assert collector.receive() == {"ok": True}
         assert damaged_entries(home) == []
         assert f"hf:{A}:Q4_K_M" in [m.reference for m in ModelProvisioner(home).list_models()]
 
