@@ -137,3 +137,12 @@ def test_an_idle_connection_steals_the_tail_of_a_slow_part(
     assert hashes["w.gguf"] == fetch.sha256("w.gguf")
     firsts = [int(r.removeprefix("bytes=").split("-")[0]) for r in starts]
     assert any(first % (4 * MiB) for first in firsts), starts  # a stolen tail
+
+
+def test_time_before_the_first_byte_is_not_measured() -> None:
+    """Connecting and redirects take a while: a rate of 0 then would make any step look good."""
+    scaler = Scaler(POLICY, 0.0)
+    for tick in range(1, 20):
+        assert scaler.sample(tick * TICK, 0) == 4
+    levels = simulate(scaler, 1e9, 1e9, 3.0, start=1.0)
+    assert max(levels) == 8 and levels[-1] == 4

@@ -43,6 +43,9 @@ class Scaler:
     def sample(self, now: float, received: int) -> int:
         """Total bytes received so far at ``now``; returns the level wanted."""
         policy = self.policy
+        if received == 0:  # nothing has arrived yet (connecting, redirects): not a rate
+            self._since = now
+            return self.level
         if now < self._since + policy.settle:
             return self.level
         if self._mark is None:
