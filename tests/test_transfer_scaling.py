@@ -124,12 +124,12 @@ def test_the_pacer_books_bytes_back_to_back_without_saving_idle_time() -> None:
 def test_an_idle_connection_steals_the_tail_of_a_slow_part(
     fixture_hub: FixtureHub, tmp_path: Path
 ) -> None:
-    """Two connections; the first part comes at 2 MB/s, the rest at 16 MB/s. When the fast one
+    """Two connections; the first part comes at 1 MB/s, the rest at 16 MB/s. When the fast one
     runs out of parts it takes the back half of the slow part, at a non-part boundary."""
     fetch = make_fetch(fixture_hub, tmp_path, {"w.gguf": 16 * MiB})
     options = dataclasses.replace(FAST, start_connections=2, max_connections=2)
     with HubServer(fixture_hub, connection_rate=16e6) as server:
-        server.inject("w.gguf", "slow_body", rate=2_000_000, times=1, where="cdn")
+        server.inject("w.gguf", "slow_body", rate=1_000_000, times=1, where="cdn")
         endpoint = HubSettings(endpoint=server.url)
         hashes = run_engine(endpoint, fetch.jobs(endpoint), options)
         server.settle()

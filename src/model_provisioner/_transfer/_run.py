@@ -30,9 +30,9 @@ from ._wire import DiskContext, wire_errors
 from ._worker import Stopped, Worker
 
 # An idle worker takes the back half of a span in flight when that half is at least this big
-# and a quarter second of one connection's measured rate: a new request costs a round trip, and
-# the bytes the victim's connection already has in flight are thrown away. No rate measured
-# yet, no stealing (on loopback a tail is gone before the first measurement).
+# and the whole unread tail is a quarter second of one connection's measured rate: a new request
+# costs a round trip, and the bytes the victim's connection already has in flight are thrown
+# away. No rate measured yet, no stealing (on loopback a tail is gone before the first sample).
 STEAL_MIN = MiB
 STEAL_SECONDS = 0.25
 
@@ -227,7 +227,7 @@ class Run:
                         return state, span
                 rate = self.scaler.per_connection_rate
                 for state in self.files if rate > 0 else ():
-                    span = state.steal(max(STEAL_MIN, int(rate * STEAL_SECONDS)))
+                    span = state.steal(max(STEAL_MIN, int(rate * STEAL_SECONDS / 2)))
                     if span is not None:
                         return state, span
                 if self._all_finished():
