@@ -16,6 +16,7 @@ that the steps of two runs are the same). Only this test entry point installs th
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -101,6 +102,10 @@ def fork_and_run(command: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> int:
+    # The library imports its download side lazily: import it once, before any fork, or every
+    # child pays for huggingface_hub and httpx again.
+    for module in ("_download", "_operations", "_partials", "_catalog"):
+        importlib.import_module(f"model_provisioner.{module}")
     for line in sys.stdin:
         print(json.dumps(fork_and_run(json.loads(line))), flush=True)
     return 0
