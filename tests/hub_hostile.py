@@ -64,6 +64,16 @@ def siblings(edit: Callable[[dict[str, Any]], Any]) -> Rewrite:
 Setup = Callable[["HostileHub"], None]
 
 
+def together(*setups: Setup) -> Setup:
+    """One setup that runs ``setups`` in order."""
+
+    def setup(h: HostileHub) -> None:
+        for each in setups:
+            each(h)
+
+    return setup
+
+
 def strip(*keys: str) -> Setup:
     """Model-info siblings and tree entries without these fields."""
 

@@ -36,6 +36,7 @@ from tests.hub_hostile import (
     no_hash_anywhere,
     siblings,
     strip,
+    together,
 )
 
 GGUF = "evil.Q4_K_M.gguf"
@@ -304,25 +305,25 @@ CASES: dict[str, tuple[Setup, int, str]] = {
     "model-info-hang-once": (fault("hang", seconds=3.0, times=1), 0, ""),
     "model-info-hang-always": (fault("hang", seconds=3.0), 1, "timed out"),
     "tree-503-once": (
-        lambda h: (
-            strip_info("size", "blobId", "lfs")(h),
-            fault("status", "/api/models/*/tree/*", status=503, times=1)(h),
+        together(
+            strip_info("size", "blobId", "lfs"),
+            fault("status", "/api/models/*/tree/*", status=503, times=1),
         ),
         0,
         "",
     ),
     "tree-hang-once": (
-        lambda h: (
-            strip_info("size", "blobId", "lfs")(h),
-            fault("hang", "/api/models/*/tree/*", seconds=3.0, times=1)(h),
+        together(
+            strip_info("size", "blobId", "lfs"),
+            fault("hang", "/api/models/*/tree/*", seconds=3.0, times=1),
         ),
         0,
         "",
     ),
     "tree-junk": (
-        lambda h: (
-            strip_info("size", "blobId", "lfs")(h),
-            fault("junk", "/api/models/*/tree/*")(h),
+        together(
+            strip_info("size", "blobId", "lfs"),
+            fault("junk", "/api/models/*/tree/*"),
         ),
         1,
         "not JSON",

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from model_provisioner import ModelFile, ModelInfo, UsageError
 from model_provisioner._listing import (
+    Row,
     ago,
     compile_filter,
     compile_sort,
@@ -72,7 +73,10 @@ def test_filters_and_sorts_as_hf_cache_ls() -> None:
         info("b/small", [("s.Q4_K_M.gguf", 200_000_000)], downloaded_at="2026-11-30T11:59:00"),
         info("c/mid", [("m.F16.gguf", 900_000_000)], downloaded_at="garbled"),
     ]
-    names = lambda rows: [r.name for r in rows]  # noqa: E731
+
+    def names(rows: list[Row]) -> list[str]:
+        return [r.name for r in rows]
+
     assert names(select_rows(models, NOW)) == ["a/big:Q8_0", "b/small:Q4_K_M", "c/mid:F16"]
     assert names(select_rows(models, NOW, ["size>1GB"])) == ["a/big:Q8_0"]
     assert names(select_rows(models, NOW, ["size<=900MB", "format=GGUF"])) == [

@@ -37,7 +37,7 @@ def good(store: Store) -> dict[str, Any]:
 
 def _with(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     """``data`` with one field (``files.0.size``) set, or removed when ``value`` is ``...``."""
-    copy = json.loads(json.dumps(data))
+    copy: dict[str, Any] = json.loads(json.dumps(data))
     *parents, last = path.split(".")
     node = copy
     for part in parents:

@@ -79,10 +79,10 @@ def test_gpt2_style_names_and_ill_typed_values() -> None:
 
 
 def test_tokenizer_vocab_counts_added_tokens_once() -> None:
-    bpe = {"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}}}
+    bpe: dict[str, Any] = {"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}}}
     bpe["added_tokens"] = [{"id": 1, "content": "b"}, {"id": 2, "content": "<s>"}]
     assert tokenizer_vocab_size(src(bpe)) == 3
-    unigram = {"model": {"type": "Unigram", "vocab": [["a", 0.0], ["b", -1.0]]}}
+    unigram: dict[str, Any] = {"model": {"type": "Unigram", "vocab": [["a", 0.0], ["b", -1.0]]}}
     unigram["added_tokens"] = [{"id": 0, "content": "a"}, {"id": 5, "content": "<x>"}]
     assert tokenizer_vocab_size(src(unigram)) == 3
 

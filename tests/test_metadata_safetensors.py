@@ -60,10 +60,12 @@ metadata_dicts = st.one_of(st.none(), st.dictionaries(st.text(max_size=10), st.t
 def test_agrees_with_the_safetensors_package(
     specs: dict[str, tuple[str, list[int]]], metadata: dict[str, str] | None
 ) -> None:
-    arrays = {n: np.zeros(shape, NUMPY_DTYPES[dt]) for n, (dt, shape) in specs.items()}
+    arrays: dict[str, Any] = {
+        n: np.zeros(shape, NUMPY_DTYPES[dt]) for n, (dt, shape) in specs.items()
+    }
     data = safetensors.numpy.save(arrays, metadata=metadata)
     try:
-        theirs = {name: info for name, info in safetensors.deserialize(data)}
+        theirs = {name: info for name, info in safetensors.deserialize(data)}  # type: ignore[no-untyped-call]
     except safetensors.SafetensorError:
         # safetensors 0.8 writes `{},"__metadata__":{}}` for no tensors and empty metadata,
         # and cannot read it back: neither should we.
@@ -140,7 +142,7 @@ def test_layout_problems(entries: dict[str, Any], data_len: int, problem: str) -
     problems = structural_problems("m.safetensors", BytesSource(data))
     assert len(problems) == 1 and problem in problems[0]
     with pytest.raises(safetensors.SafetensorError):
-        safetensors.deserialize(data)
+        safetensors.deserialize(data)  # type: ignore[no-untyped-call]
 
 
 @settings(max_examples=150, deadline=None)
@@ -166,7 +168,7 @@ def test_layout_verdict_agrees_with_the_package(
     data = build(entries, max(0, at + extra))
     ours = structural_problems("m.safetensors", BytesSource(data))
     try:
-        safetensors.deserialize(data)
+        safetensors.deserialize(data)  # type: ignore[no-untyped-call]
         theirs_ok = True
     except safetensors.SafetensorError:
         theirs_ok = False
@@ -233,11 +235,11 @@ def test_mutated_real_header(mutations: list[tuple[int, int]], cut: int | None) 
 
 
 def test_sharded_model(tmp_path: Path) -> None:
-    shards = {
+    shards: dict[str, dict[str, Any]] = {
         "model-00001-of-00002.safetensors": {"a": np.zeros((4, 4), np.float16)},
         "model-00002-of-00002.safetensors": {"b": np.zeros((2,), np.float16)},
     }
-    weight_map = {}
+    weight_map: dict[str, str] = {}
     for name, arrays in shards.items():
         safetensors.numpy.save_file(arrays, tmp_path / name)
         weight_map.update(dict.fromkeys(arrays, name))

@@ -43,7 +43,7 @@ def hub_choice(url: str) -> tuple[str, int] | str | None:
     """Where huggingface_hub's client would connect for ``url``: a proxy, or None (direct)."""
     with default_client_factory() as client:
         transport = client._transport_for_url(httpx2.URL(url))
-        proxy_url = getattr(transport._pool, "_proxy_url", None)
+        proxy_url = getattr(transport._pool, "_proxy_url", None)  # type: ignore[attr-defined]
     if proxy_url is None:
         return None
     if proxy_url.scheme == b"https":

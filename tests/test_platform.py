@@ -30,7 +30,12 @@ def test_datasync_falls_back_to_fsync(
 ) -> None:
     synced: list[int] = []
     real = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda f: (synced.append(f), real(f))[1])
+
+    def fsync(f: int) -> None:
+        synced.append(f)
+        real(f)
+
+    monkeypatch.setattr(os, "fsync", fsync)
     _platform.datasync(fd)
     assert synced == [fd]
     os.close(fd)

@@ -8,6 +8,7 @@ import hashlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ BIN = Path(sys.executable).parent
 @pytest.fixture
 def mirror(
     tmp_path: Path, hub_server: HubServer, gguf_repo: FixtureRepo
-) -> tuple[Served, FixtureRepo]:
+) -> Iterator[tuple[Served, FixtureRepo]]:
     """A home holding Q4_K_M and Q8_0 of the GGUF repo, served on loopback."""
     source = tmp_path / "mirror-home"
     provisioner = ModelProvisioner(source, endpoint=hub_server.url)
@@ -83,7 +84,8 @@ def test_huggingface_hub_downloads_from_the_mirror(
     names = {s.rfilename for s in info.siblings or []}
     assert {Q4, Q8} <= names
     by_name = {s.rfilename: s for s in info.siblings or []}
-    assert by_name[Q4].lfs is not None and by_name[Q4].lfs.sha256 == _sha256(repo.source(Q4))
+    lfs = by_name[Q4].lfs
+    assert lfs is not None and lfs.sha256 == _sha256(repo.source(Q4))
     # At a commit, and with the case the user typed.
     assert api.model_info(GGUF_REPO.lower(), revision=repo.commit).sha == repo.commit
 

@@ -77,7 +77,7 @@ def test_every_route_but_health_needs_the_token(home: Path) -> None:
 
 
 def test_token_compare_is_constant_time_and_exact() -> None:
-    auth = BearerAuth(lambda *a: None, token=TOKEN, open_paths=())  # type: ignore[arg-type,return-value]
+    auth = BearerAuth(lambda *a: None, token=TOKEN, open_paths=())  # type: ignore[arg-type]
     assert auth.authorized(f"Bearer {TOKEN}".encode())
     assert auth.authorized(f"bearer {TOKEN}".encode())
     for header in (b"", TOKEN.encode(), b"Basic " + TOKEN.encode(), f"Bearer {TOKEN}x".encode()):

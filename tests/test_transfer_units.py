@@ -161,7 +161,7 @@ def test_redact_drops_userinfo_and_signed_query() -> None:
         ConnectionRefusedError(),
         BrokenPipeError(),
         http.client.IncompleteRead(b"", 10),
-        http.client.RemoteDisconnected(),
+        http.client.RemoteDisconnected("closed"),
         http.client.BadStatusLine("x"),
         ssl.SSLError(),
         socket.gaierror(),
