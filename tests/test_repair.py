@@ -213,3 +213,18 @@ def test_gc_removes_quarantined_content_once_old_enough(
     assert cli("verify", "--repair", REPO)[0] == 0
     assert aside in prov.collect_garbage(older_than=0) and not aside.exists()
     assert prov.verify_model(REPO).ok
+
+
+def test_pull_repair_hashes_first_and_fetches_what_stat_cannot_see(
+    prov: ModelProvisioner, cli: Run, shared: tuple[Path, Path], tmp_path: Path
+) -> None:
+    original, copy = shared
+    good = original.read_bytes()
+    flip_byte(prov, original, tmp_path)
+    code, out, _ = cli("pull", "--no-update", REPO)  # stat sees nothing wrong
+    assert code == 0 and "repaired" not in out
+    code, out, _ = cli("pull", "--repair", REPO)
+    assert code == 0 and f"repaired {original.name}: sha256 mismatch" in out
+    for path, ref in ((original, REPO), (copy, COPY)):
+        assert path.read_bytes() == good and prov.verify_model(ref).ok
+    assert cli("pull", "--repair", "Org/Tiny-GGUF:Q8_0")[0] == 0  # not installed: a plain pull

@@ -37,6 +37,11 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
     is_flag=True,
     help="Accept files the server publishes no hash for (recorded as 'hash first seen here').",
 )
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Hash the installed files first; fetch what is damaged again, for every model sharing it.",
+)
 @click.pass_obj
 def pull(
     app: App,
@@ -46,6 +51,7 @@ def pull(
     max_connections: int | None,
     allow_unverified: bool,
     limit_rate: str | None,
+    repair: bool,
 ) -> None:
     """Download REFERENCES ([hf:]ORG/NAME[@REV][:QUANT|FILE], or an alias) into the store."""
     if limit_rate is not None:
@@ -56,18 +62,18 @@ def pull(
         app.provisioner.max_connections = max_connections
     for reference in references:
         with app.json_errors(reference):
-            _pull_one(app, reference, dry_run, not no_update, allow_unverified)
+            _pull_one(app, reference, dry_run, not no_update, allow_unverified, repair)
 
 
 def _pull_one(
-    app: App, reference: str, dry_run: bool, update: bool, allow_unverified: bool
+    app: App, reference: str, dry_run: bool, update: bool, allow_unverified: bool, repair: bool
 ) -> None:
     from ._render import ProgressView
 
     if dry_run:
         _show_plan(app, reference, allow_unverified)
         return
-    damage = app.provisioner.damage(reference)
+    damage = _repaired(app, reference) if repair else app.provisioner.damage(reference)
     with ProgressView(app) as view, cancel_on_signals() as cancel:
         info = app.provisioner.install(
             reference,
@@ -84,6 +90,16 @@ def _pull_one(
         for problem in damage:
             app.echo(f"repaired {problem}")
         app.echo(result_line(info))
+
+
+def _repaired(app: App, reference: str) -> list[str]:
+    """``--repair``: what the full check found and fixed (nothing if not installed yet)."""
+    from .._errors import ModelNotFound
+
+    try:
+        return app.provisioner.repair_model(reference).problems
+    except ModelNotFound:
+        return []
 
 
 def result_line(info: ModelInfo) -> str:
