@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from model_provisioner import ModelProvisioner, ProvisionerError
 from tests.cli_helpers import Run, cli_runner
 from tests.hub.repos import FixtureHub
 from tests.hub.server import HubServer
@@ -108,14 +108,12 @@ def test_a_full_disk_still_lists_finds_and_verifies(cli: Run, tmpfs: Path) -> No
     assert code == 5 and one_error_line(err)
 
 
-def test_a_home_that_is_a_file_is_our_error(
-    tmp_path: Path, hub_server: HubServer, fixture_hub: FixtureHub
-) -> None:
-    """The CLI refuses such a --home as a usage error; the library says it as ours too."""
-    make_gguf_repo(fixture_hub, REPO, quants=("Q4_K_M",))
-    home = tmp_path / "not-a-folder"
-    home.write_bytes(b"x")
-    prov = ModelProvisioner(home, endpoint=hub_server.url)
-    assert prov.list_models() == []
-    with pytest.raises(ProvisionerError, match=str(home)):
-        prov.pull(REPO)  # an OSError of the disk, said as ours
+def test_a_broken_store_layout_is_one_line(cli: Run, tmpfs: Path) -> None:
+    """An OSError the disk raises that is neither read-only nor full (here: ``locks`` is a
+    file) still ends in one line, exit 1."""
+    assert cli("pull", REPO)[0] == 0
+    locks = tmpfs / "home" / "locks"
+    shutil.rmtree(locks)
+    locks.write_bytes(b"not a folder")
+    code, _, err = cli("pull", f"{REPO}:Q8_0")
+    assert code == 1 and one_error_line(err) and str(locks) in err
