@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ScalingPolicy:
-    start: int = 4
+    start: int = 8
     cap: int = 32
     settle: float = 0.1  # seconds for new connections to ramp up before measuring
     measure: float = 0.2  # seconds over which a level's throughput is measured
