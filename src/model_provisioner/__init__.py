@@ -35,8 +35,10 @@ if TYPE_CHECKING:
         Unauthorized,
         UsageError,
     )
+    from ._gc import GcReport
     from ._hf_export import ExportReport
     from ._imports import ImportReport
+    from ._lockfile import LockedModel, Lockfile, dump_lockfile, parse_lockfile
     from ._models import FileCheck, ModelFile, ModelInfo, VerifyReport
     from ._offers import Offer, RemoteOffers
     from ._progress import DownloadProgress, Stage
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from ._references import ModelReference, parse_reference
     from ._remote import RemoteInspection
     from ._search import SearchHit
+    from ._sync import SyncOutcome, SyncReport
     from ._transfer import TransferOptions
 
 __version__ = "0.1.0"
@@ -76,7 +79,10 @@ _WHERE: dict[str, str] = {
     "DownloadProgress": "._progress",
     "ExportReport": "._hf_export",
     "FileCheck": "._models",
+    "GcReport": "._gc",
     "ImportReport": "._imports",
+    "LockedModel": "._lockfile",
+    "Lockfile": "._lockfile",
     "ModelFile": "._models",
     "ModelInfo": "._models",
     "ModelProvisioner": "._provisioner",
@@ -87,9 +93,13 @@ _WHERE: dict[str, str] = {
     "RemoteOffers": "._offers",
     "SearchHit": "._search",
     "Stage": "._progress",
+    "SyncOutcome": "._sync",
+    "SyncReport": "._sync",
     "TransferOptions": "._transfer",
     "VerifyReport": "._models",
     "default_home": "._provisioner",
+    "dump_lockfile": "._lockfile",
+    "parse_lockfile": "._lockfile",
     "parse_reference": "._references",
 }
 
@@ -102,10 +112,13 @@ __all__ = [
     "EntryNotFound",
     "ExportReport",
     "FileCheck",
+    "GcReport",
     "ImportReport",
     "IntegrityError",
     "InvalidReference",
     "JobNotFound",
+    "LockedModel",
+    "Lockfile",
     "MetadataError",
     "ModelFile",
     "ModelInfo",
@@ -126,6 +139,8 @@ __all__ = [
     "ShuttingDown",
     "Stage",
     "StoreNotWritable",
+    "SyncOutcome",
+    "SyncReport",
     "TLSError",
     "TransferOptions",
     "Unauthorized",
@@ -133,6 +148,8 @@ __all__ = [
     "VerifyReport",
     "__version__",
     "default_home",
+    "dump_lockfile",
+    "parse_lockfile",
     "parse_reference",
 ]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
@@ -45,11 +45,13 @@ if TYPE_CHECKING:
     from ._hf_export import ExportReport
     from ._hub import HubSettings
     from ._imports import ImportReport
+    from ._lockfile import Lockfile
     from ._mirror import Mirror
     from ._offers import RemoteOffers
     from ._ratelimit import RateLimiter
     from ._remote import RemoteInspection
     from ._search import SearchHit
+    from ._sync import SyncReport
     from ._transfer import TransferOptions
 
 
@@ -254,6 +256,31 @@ class ModelProvisioner:
     @_store_errors
     def get_total_disk_usage(self) -> int:
         return disk_usage(self._store)
+
+    @_store_errors
+    def lock(self, references: Sequence[str] = ()) -> Lockfile:
+        """The installed set (or the named models) exactly: commits, files, sizes, sha256."""
+        from ._lockfile import Lockfile
+
+        if not references:
+            return Lockfile.of(self._catalog.all())
+        entries = (self._catalog.get(self.parse(r)) for r in references)
+        return Lockfile.of({e.info.reference: e.info for e in entries}.values())
+
+    @_store_errors
+    def sync(
+        self,
+        lock: Lockfile,
+        *,
+        prune: bool = False,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> SyncReport:
+        """Hold exactly what ``lock`` names: fetch what is missing (verified against its
+        hashes), remove others only with ``prune``. One model failing does not stop the rest."""
+        from ._sync import sync
+
+        return sync(self._downloader(), lock, prune=prune, progress=progress, cancel=cancel)
 
     @_store_errors
     def gc(

@@ -18,12 +18,14 @@ from .gc import gc
 from .imports import import_models
 from .info import info
 from .listing import list_models
+from .lock import lock
 from .path import path
 from .pin import pin, unpin
 from .pull import pull
 from .remove import rm
 from .search import search
 from .serve import serve
+from .sync import sync
 from .verify import verify
 
 
@@ -56,6 +58,8 @@ cli.add_command(du)
 cli.add_command(du, name="disk-usage")
 cli.add_command(gc)
 cli.add_command(pin)
+cli.add_command(lock)
+cli.add_command(sync)
 cli.add_command(unpin)
 cli.add_command(serve)
 cli.add_command(search)
