@@ -140,6 +140,18 @@ def test_a_budget_evicts_before_a_pull_so_it_fits(
     assert disk_usage(Store(p.home)) <= budget
 
 
+def test_a_budgeted_update_never_evicts_the_entry_it_updates(
+    four: ModelProvisioner, home: Path, fixture_hub: FixtureHub
+) -> None:
+    """A is the least recently used, but it is the entry being pulled: B goes instead."""
+    make_gguf_repo(fixture_hub, REPO_A, quants=("Q4_K_M",), pad_to=MB, context_length=4096)
+    p = ModelProvisioner(home, endpoint=four.endpoint, budget=disk_usage(four.store) + MB // 2)
+    p.pull(REPO_A)
+    assert installed(p) == [REPO_A, REPO_C, REPO_D]
+    assert p.get_model_info(REPO_A).metadata["context_length"] == 4096
+    assert p.verify_model(REPO_A).ok
+
+
 def test_a_pull_that_cannot_fit_the_budget_fails_and_evicts_nothing(
     four: ModelProvisioner, home: Path, fixture_hub: FixtureHub
 ) -> None:

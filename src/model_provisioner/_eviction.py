@@ -114,10 +114,12 @@ def evict(
     try:
         for key, entry in entries.items():
             lock = store.entry_lock(entry.ref)
+            if lock.is_locked:
+                continue  # this thread's own pull of it (the lock is re-entrant per thread)
             try:
                 lock.acquire(timeout=0)
             except Timeout:
-                continue  # a pull of this entry is running
+                continue  # a pull of this entry is running elsewhere
             held[key] = lock
         candidates = [
             _candidate(store, key, entry, key in held, now - keep_recent)

@@ -172,6 +172,9 @@ def _prune(store: Store, catalog: Catalog, lock: Lockfile) -> list[SyncOutcome]:
                 outcomes.append(SyncOutcome(entry.info.reference, KEPT_PINNED))
                 continue
             lock_file = store.entry_lock(entry.ref)
+            if lock_file.is_locked:
+                outcomes.append(SyncOutcome(entry.info.reference, KEPT_BUSY))
+                continue
             try:
                 lock_file.acquire(timeout=0)
             except Timeout:
