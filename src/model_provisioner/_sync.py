@@ -57,7 +57,8 @@ class SyncOutcome:
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {"reference": self.reference, "status": self.status}
         if self.error is not None:
-            data["error"] = str(self.error)
+            data["error"] = self.error.code
+            data["message"] = str(self.error)
             data["exit_code"] = self.error.exit_code
         if self.bytes_fetched:
             data["bytes_fetched"] = self.bytes_fetched
