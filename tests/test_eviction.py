@@ -145,7 +145,9 @@ def test_a_budgeted_update_never_evicts_the_entry_it_updates(
 ) -> None:
     """A is the least recently used, but it is the entry being pulled: B goes instead."""
     make_gguf_repo(fixture_hub, REPO_A, quants=("Q4_K_M",), pad_to=MB, context_length=4096)
-    p = ModelProvisioner(home, endpoint=four.endpoint, budget=disk_usage(four.store) + MB // 2)
+    p = ModelProvisioner(
+        home, endpoint=four.endpoint, budget=disk_usage(Store(four.home)) + MB // 2
+    )
     p.pull(REPO_A)
     assert installed(p) == [REPO_A, REPO_C, REPO_D]
     assert p.get_model_info(REPO_A).metadata["context_length"] == 4096

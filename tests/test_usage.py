@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
@@ -105,3 +106,28 @@ def test_rm_forgets_the_pin_and_the_last_use(provisioner: ModelProvisioner) -> N
     assert not store.usage_marker(manifest).exists()
     provisioner.pull(q4)
     assert not provisioner.is_pinned(q4)
+
+
+def test_path_on_a_read_only_mount_answers_and_records_nothing(
+    tmp_path: Path,
+    hub_server: HubServer,
+    fixture_hub: FixtureHub,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """EROFS, for real: a tmpfs remounted read-only under the store."""
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8M", "tmpfs", str(mount)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        make_gguf_repo(fixture_hub, REPO, quants=("Q4_K_M",))
+        p = ModelProvisioner(mount / "home", endpoint=hub_server.url)
+        expected = p.pull(REPO)
+        age(p, REPO)
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        code, out, err = cli_runner(mount / "home", None, capsys)("path", REPO)
+        assert (code, out, err) == (0, f"{expected}\n", "")
+        assert p.find_local_model(REPO) == expected
+        assert p.last_used(REPO) == LONG_AGO
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
