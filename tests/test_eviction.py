@@ -150,7 +150,7 @@ def test_a_budgeted_update_never_evicts_the_entry_it_updates(
     )
     p.pull(REPO_A)
     assert installed(p) == [REPO_A, REPO_C, REPO_D]
-    assert p.get_model_info(REPO_A).metadata["context_length"] == 4096
+    assert p.get_model_info(REPO_A).metadata.context_length == 4096
     assert p.verify_model(REPO_A).ok
 
 
