@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,25 @@ def test_cli_refuses_to_start_and_says_why(home: Path, tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "refusing to serve on 0.0.0.0 without a token" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_busy_port_is_its_own_one_line_error(home: Path, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(BIN / "provisioner"), "--home", str(home), "serve", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        )
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"error: cannot listen on 127.0.0.1:{port}: the port is in use"
+        " (pick another with --port)\n",
+    )
 
 
 def _concrete(path: str) -> str:

@@ -23,7 +23,8 @@ class attributes; nothing else decides them.
     │   └── TLSError                 exit 1  (502)  a certificate rejected, or no TLS at all
     ├── OfflineError                 exit 1  (503)  HF_HUB_OFFLINE and the model is not here
     ├── Cancelled                    exit 1  (499)  a download was cancelled; its partial stays
-    └── ShuttingDown                 exit 1  (503)  the service is stopping (service)
+    ├── ShuttingDown                 exit 1  (503)  the service is stopping (service)
+    └── PortInUse                    exit 1  (500)  ``serve`` cannot bind its address
 
 ``hub_code`` is the Hub's X-Error-Code for the errors the store-as-a-mirror answers with.
 """
@@ -209,3 +210,9 @@ class ShuttingDown(ProvisionerError):
 
     code = "shutting-down"
     http_status = 503
+
+
+class PortInUse(ProvisionerError):
+    """``serve`` cannot bind: another process holds the port (or the address is not ours)."""
+
+    code = "port-in-use"

@@ -8,13 +8,14 @@ which ends every stream with its terminal event, and the connections drain withi
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import socket
 from collections.abc import Callable
 
 import uvicorn
 
-from .._errors import UsageError
+from .._errors import PortInUse, UsageError
 from .._provisioner import ModelProvisioner
 from ._app import ServiceOptions, create_app
 from ._jobs import JobManager
@@ -95,4 +96,26 @@ def run_service(service: Service, on_ready: Callable[[str], None] | None = None)
                 on_ready(service.url)
 
         service.startup = startup  # type: ignore[method-assign]
-    service.run()
+    service.run(sockets=[bind(service.config.host, service.config.port)])
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before uvicorn starts: a busy port is one clear error
+    (PortInUse, exit 1), not uvicorn's log lines and its exit 3 (which reads as "not found")."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host.strip("[]"), port, type=socket.SOCK_STREAM
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise PortInUse(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        reason = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise PortInUse(
+            f"cannot listen on {host}:{port}: {reason}", hint="pick another with --port"
+        ) from exc
+    return sock
