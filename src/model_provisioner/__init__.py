@@ -40,10 +40,11 @@ if TYPE_CHECKING:
     from ._hf_export import ExportReport
     from ._imports import ImportReport
     from ._lockfile import LockedModel, Lockfile, dump_lockfile, parse_lockfile
-    from ._models import FileCheck, ModelFile, ModelInfo, VerifyReport
+    from ._models import FileCheck, ModelFile, ModelInfo, RepairReport, VerifyReport
     from ._offers import Offer, RemoteOffers
     from ._progress import DownloadProgress, Stage
     from ._provisioner import ModelProvisioner, default_home
+    from ._ratelimit import RateLimiter
     from ._references import ModelReference, parse_reference
     from ._remote import RemoteInspection
     from ._search import SearchHit
@@ -82,6 +83,8 @@ _WHERE: dict[str, str] = {
     "ExportReport": "._hf_export",
     "FileCheck": "._models",
     "GcReport": "._gc",
+    "RateLimiter": "._ratelimit",
+    "RepairReport": "._models",
     "ImportReport": "._imports",
     "LockedModel": "._lockfile",
     "Lockfile": "._lockfile",
@@ -133,8 +136,10 @@ __all__ = [
     "PortInUse",
     "ProvisionerError",
     "PullPlan",
+    "RateLimiter",
     "RemoteInspection",
     "RemoteOffers",
+    "RepairReport",
     "RepoNotFound",
     "RequestTooLarge",
     "RevisionNotFound",
