@@ -143,12 +143,28 @@ class ModelProvisioner:
         return self._settings().endpoint
 
     def parse(self, reference: str | ModelReference) -> ModelReference:
+        """One reference, validated; a name without ``/`` goes through ``aliases.toml``.
+
+        Args:
+            reference: ``[hf:]ORG/NAME[@REV][:SELECTOR]``, a Hub URL, or an alias.
+        Returns:
+            The parsed reference (canonical spelling in ``.canonical``).
+        Raises:
+            InvalidReference: malformed, hostile, or an unknown alias (with the closest name).
+        """
         if isinstance(reference, ModelReference):
             return reference
         return parse_reference(reference, AliasFile(self.home))
 
     @_store_errors
     def list_models(self) -> list[ModelInfo]:
+        """Every installed entry, read from manifests only (no model file is opened).
+
+        Returns:
+            The entries; damaged manifests are left out (see ``damaged_manifests``).
+        Raises:
+            StoreNotWritable: the home cannot be read.
+        """
         return self._catalog.all()
 
     @_store_errors
@@ -194,12 +210,29 @@ class ModelProvisioner:
         return last_used(self._store, self._catalog.get(self.parse(reference)).manifest)
 
     def find_local_projector(self, reference: str) -> Path | None:
-        """The vision projector (``mmproj-*.gguf``) that came with the model, if any."""
+        """The vision projector (``mmproj-*.gguf``) that came with the model, if any.
+
+        Args:
+            reference: as for ``find_local_model`` (the same entry is meant).
+        Returns:
+            Its path, or None when the model is not installed or has no projector.
+        Raises:
+            IntegrityError: a file of the entry is missing or known damaged.
+        """
         entry = self._catalog.find(self.parse(reference))
-        return entry.info.projector_path if entry else None
+        return usable_entry(self._store, entry).projector_path if entry else None
 
     @_store_errors
     def get_model_info(self, reference: str) -> ModelInfo:
+        """The catalog entry a reference means (one rule: see the README's "Which file").
+
+        Args:
+            reference: a reference or alias; a bare ``org/repo`` means its installed entry.
+        Returns:
+            The entry: commit, files with sizes and sha256, path, header metadata.
+        Raises:
+            InvalidReference: the reference does not parse. ModelNotFound: not installed.
+        """
         return self._catalog.get(self.parse(reference)).info
 
     @_store_errors
@@ -225,6 +258,13 @@ class ModelProvisioner:
 
     @_store_errors
     def verify_model(self, reference: str) -> VerifyReport:
+        """Re-hash every file of the entry and check GGUF/safetensors structure.
+
+        Returns:
+            The report (every file passed).
+        Raises:
+            ModelNotFound: not installed. IntegrityError: damage, with ``.problems`` per file.
+        """
         return verify_entry(self._store, self._catalog.get(self.parse(reference)))
 
     @_store_errors
@@ -246,7 +286,15 @@ class ModelProvisioner:
 
     @_store_errors
     def delete_model(self, reference: str) -> ModelInfo:
-        """Looked up and removed under the commit lock: a pull's commit is never half-seen."""
+        """Unlist an entry, then free the files no other entry links.
+
+        Looked up and removed under the commit lock: a pull's commit is never half-seen.
+
+        Returns:
+            The entry that was removed.
+        Raises:
+            InvalidReference: bad reference. ModelNotFound: not installed.
+        """
         ref = self.parse(reference)
         with self._store.commit_lock():
             entry = self._catalog.get(ref)
@@ -255,6 +303,7 @@ class ModelProvisioner:
 
     @_store_errors
     def get_total_disk_usage(self) -> int:
+        """Bytes the store occupies on disk (allocated blocks), shared content counted once."""
         return disk_usage(self._store)
 
     @_store_errors
@@ -308,6 +357,7 @@ class ModelProvisioner:
             return found + collect_garbage(self._store, self._catalog, older_than, dry_run=dry_run)
 
     def get_model_size(self, path: str | os.PathLike[str]) -> int:
+        """Bytes of a file, or of every file under a folder (links not followed)."""
         return path_size(Path(path))
 
     @_store_errors
@@ -379,11 +429,21 @@ class ModelProvisioner:
 
     @_store_errors
     def plan(self, reference: str, *, allow_unverified: bool = False) -> PullPlan:
-        """What a pull would fetch, fetching nothing (``pull --dry-run``)."""
+        """What a pull would fetch, fetching nothing (``pull --dry-run``).
+
+        Raises:
+            ModelNotFound: repo, revision or selected file not on the Hub. AuthError: gated or
+            private. NetworkError: the Hub failed. OfflineError: ``HF_HUB_OFFLINE`` is set.
+        """
         return self._downloader().plan(self.parse(reference), allow_unverified=allow_unverified)
 
     def inspect_remote(self, reference: str) -> RemoteInspection:
-        """Metadata of a model not yet downloaded, from its headers alone (``info --remote``)."""
+        """Metadata of a model not yet downloaded, from its headers alone (``info --remote``).
+
+        Returns:
+            The plan, the header summary (or the reason it could not be read) and the bytes
+            and requests it took. Raises: as ``plan``; AuthError when a header read is refused.
+        """
         from ._remote import inspect_remote
 
         downloader = self._downloader()
@@ -399,7 +459,12 @@ class ModelProvisioner:
         return remote_offers(self.inspect_remote(reference), context)
 
     def search(self, text: str, *, limit: int = 20) -> list[SearchHit]:
-        """GGUF repositories on the Hub whose id contains ``text``, most downloaded first."""
+        """GGUF repositories on the Hub whose id contains ``text``, most downloaded first.
+
+        Raises:
+            UsageError: empty or over-long text. NetworkError: the Hub failed.
+            OfflineError: ``HF_HUB_OFFLINE`` is set.
+        """
         from ._search import search_gguf
 
         return search_gguf(self._settings(), text, limit)
@@ -442,7 +507,20 @@ class ModelProvisioner:
         cancel: threading.Event | None = None,
         allow_unverified: bool = False,
     ) -> Path:
-        """Make the model present at the revision's current commit; returns the path to load."""
+        """Make the model present at the revision's current commit.
+
+        Args:
+            reference: a reference or alias; a bare ``org/repo`` updates its installed entry,
+                else takes the best quantization on the ladder.
+            update: False trusts an installed entry (no network call).
+            progress: called with every DownloadProgress event (from a worker thread).
+            cancel: set it to stop at a resumable point (raises Cancelled).
+        Returns:
+            The path a worker loads (GGUF file, first split part, or folder).
+        Raises:
+            InvalidReference, ModelNotFound, AuthError, NetworkError, IntegrityError,
+            DiskSpaceError, OfflineError, Cancelled: see ``_errors.py`` for the exit codes.
+        """
         return self.install(
             reference,
             update=update,
