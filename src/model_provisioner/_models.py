@@ -185,7 +185,7 @@ class ModelInfo:
             "downloaded_at": self.downloaded_at,
             "verified_at": self.verified_at,
             "metadata": self.metadata.to_dict(),
-            "files": [asdict(f) for f in self.files],
+            "files": [dict(vars(f)) for f in self.files],  # flat fields: no deep copy
         }
 
 

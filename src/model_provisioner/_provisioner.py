@@ -168,6 +168,13 @@ class ModelProvisioner:
         return self._catalog.all()
 
     @_store_errors
+    def scan_catalog(self) -> tuple[list[ModelInfo], list[DamagedManifest]]:
+        """``list_models`` and ``damaged_manifests`` from one walk of the manifests (``list``:
+        with 10,000 entries the walk is most of its time)."""
+        good, bad = self.store.read_all()
+        return [info for _, info in good], [b.error() for b in bad]
+
+    @_store_errors
     def damaged_manifests(self) -> list[DamagedManifest]:
         """Manifests that do not read back (``list`` shows them, ``verify --all`` fails on them)."""
         return [bad.error() for bad in self._catalog.damaged()]

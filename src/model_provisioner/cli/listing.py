@@ -42,8 +42,8 @@ def list_models(
 ) -> None:
     """List installed models (and manifests that are damaged)."""
     now = time.time()
-    rows = select_rows(app.provisioner.list_models(), now, filters, sort, limit)
-    damaged = app.provisioner.damaged_manifests()
+    models, damaged = app.provisioner.scan_catalog()
+    rows = select_rows(models, now, filters, sort, limit)
     if app.json_output:
         app.emit_json(
             [r.info.summary() for r in rows]
