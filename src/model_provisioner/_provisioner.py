@@ -171,7 +171,7 @@ class ModelProvisioner:
     def scan_catalog(self) -> tuple[list[ModelInfo], list[DamagedManifest]]:
         """``list_models`` and ``damaged_manifests`` from one walk of the manifests (``list``:
         with 10,000 entries the walk is most of its time)."""
-        good, bad = self.store.read_all()
+        good, bad = self._store.read_all()
         return [info for _, info in good], [b.error() for b in bad]
 
     @_store_errors
