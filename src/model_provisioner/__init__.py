@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ._hf_export import ExportReport
     from ._imports import ImportReport
     from ._lockfile import LockedModel, Lockfile, dump_lockfile, parse_lockfile
+    from ._mirror import Mirror
     from ._models import FileCheck, ModelFile, ModelInfo, RepairReport, VerifyReport
     from ._offers import Offer, RemoteOffers
     from ._progress import DownloadProgress, Stage
@@ -88,6 +89,7 @@ _WHERE: dict[str, str] = {
     "ImportReport": "._imports",
     "LockedModel": "._lockfile",
     "Lockfile": "._lockfile",
+    "Mirror": "._mirror",
     "ModelFile": "._models",
     "ModelInfo": "._models",
     "ModelProvisioner": "._provisioner",
@@ -125,6 +127,7 @@ __all__ = [
     "LockedModel",
     "Lockfile",
     "MetadataError",
+    "Mirror",
     "ModelFile",
     "ModelInfo",
     "ModelNotFound",
