@@ -21,8 +21,8 @@ import pytest
 from model_provisioner import ModelProvisioner
 from tests.hub import FixtureHub, HubServer
 from tests.makers import make_gguf_repo
+from tests.server_helpers import serve
 from tests.store_helpers import Worker, damaged_entries
-from tests.test_server_support import serve
 
 ROUNDS = 20
 A, B = "Org/A-GGUF", "Org/B-GGUF"

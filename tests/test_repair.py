@@ -187,7 +187,7 @@ def test_rm_and_pull_never_reuse_a_bad_shared_blob(
 def test_the_mirror_never_serves_a_symlinked_or_quarantined_blob(
     prov: ModelProvisioner, tmp_path: Path
 ) -> None:
-    from tests.test_server_support import serve
+    from tests.server_helpers import serve
 
     model = prov.pull(REPO)
     secret = tmp_path / "secret"

@@ -7,7 +7,7 @@ from pathlib import Path
 from tests.conftest import GGUF_REPO, FixtureRepo
 from tests.hub import HubServer
 from tests.hub_hostile import EVIL_REPO, HostileHub, no_hash_anywhere
-from tests.test_server_support import (
+from tests.server_helpers import (
     BIG_FILE,
     BIG_REPO,
     job_state,

@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from model_provisioner.server import ServiceOptions
-from tests.test_server_support import serve
+from tests.server_helpers import serve
 
 HUGE = 300 * 1000 * 1000
 CHUNK = b"x" * (64 << 10)

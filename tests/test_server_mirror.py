@@ -18,7 +18,7 @@ from huggingface_hub import errors as hf_errors
 from model_provisioner import ModelProvisioner
 from tests.conftest import GGUF_REPO, SAFETENSORS_REPO, FixtureRepo
 from tests.hub import HubServer
-from tests.test_server_support import Served, serve
+from tests.server_helpers import Served, serve
 
 Q4 = "tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf"
 Q8 = "tinyllama-1.1b-chat-v1.0.Q8_0.gguf"

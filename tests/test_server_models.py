@@ -9,7 +9,7 @@ from urllib.parse import quote
 from model_provisioner import ModelProvisioner
 from tests.conftest import GGUF_REPO, FixtureRepo
 from tests.hub import HubServer
-from tests.test_server_support import serve
+from tests.server_helpers import serve
 
 Q4 = "tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf"
 

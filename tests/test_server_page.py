@@ -17,7 +17,7 @@ from model_provisioner import ModelProvisioner
 from model_provisioner.server import ServiceOptions
 from tests.conftest import GGUF_REPO, FixtureRepo
 from tests.hub import HubServer
-from tests.test_server_support import BIG_REPO, make_big_repo, serve, wait_for
+from tests.server_helpers import BIG_REPO, make_big_repo, serve, wait_for
 
 webdriver = pytest.importorskip("selenium.webdriver")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

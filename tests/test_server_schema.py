@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 from model_provisioner.server import ServiceOptions  # noqa: E402
 from tests.conftest import DEAD_ENDPOINT  # noqa: E402
-from tests.test_server_support import serve  # noqa: E402
+from tests.server_helpers import serve  # noqa: E402
 
 TOKEN = "schema-token"
 

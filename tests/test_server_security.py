@@ -17,7 +17,7 @@ from model_provisioner.server._auth import BearerAuth
 from model_provisioner.server._serve import build_service, check_bind
 from tests.conftest import GGUF_REPO, FixtureRepo
 from tests.hub import HubServer
-from tests.test_server_support import serve
+from tests.server_helpers import serve
 
 TOKEN = "s3cret-token-for-tests"
 BIN = Path(sys.executable).parent

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from tests.hub import HubServer
-from tests.test_server_support import BIG_REPO, make_big_repo, sse_data, wait_for
+from tests.server_helpers import BIG_REPO, make_big_repo, sse_data, wait_for
 
 BIN = Path(sys.executable).parent
 

@@ -17,7 +17,7 @@ from tests.hub.repos import FixtureHub
 from tests.hub.server import HubServer
 from tests.lifecycle_helpers import LONG_AGO, age
 from tests.makers import make_gguf_repo
-from tests.test_server_support import serve
+from tests.server_helpers import serve
 
 REPO = "Org/Used-GGUF"
 
