@@ -13,23 +13,56 @@ from typing import Any
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
+import httpx  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
+from model_provisioner._store import Store  # noqa: E402
 from model_provisioner.server import ServiceOptions  # noqa: E402
 from tests.conftest import DEAD_ENDPOINT  # noqa: E402
-from tests.server_helpers import serve  # noqa: E402
+from tests.server_helpers import Served, serve  # noqa: E402
+from tests.store_builders import entry, put_blob  # noqa: E402
+
+COMMIT = "5" * 40
 
 TOKEN = "schema-token"
 
 
+HELD = "org/repo"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
 @pytest.fixture(scope="module")
-def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     home = tmp_path_factory.mktemp("schema-home")
-    with serve(home, DEAD_ENDPOINT, options=ServiceOptions(token=TOKEN)) as served:
-        schema = schemathesis.openapi.from_url(
-            f"{served.url}/openapi.json", headers={"Authorization": f"Bearer {TOKEN}"}
-        )
-        yield schema
+    store = Store(home)
+    store.ensure()
+    entry(store, HELD, COMMIT, {"README.md": put_blob(store, b"# a model card\n")})
+    with serve(home, DEAD_ENDPOINT, options=ServiceOptions(token=TOKEN)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def api_schema(served: Served) -> Any:
+    return schemathesis.openapi.from_url(f"{served.url}/openapi.json", headers=AUTH)
+
+
+def test_the_held_model_reaches_the_success_paths(served: Served) -> None:
+    """Generated names rarely hit the one model held: its routes are asked by name here."""
+    with httpx.Client(base_url=served.url, headers=AUTH, timeout=10) as client:
+        listed = client.get("/v1/models").json()
+        assert [m["reference"] for m in listed] == [f"hf:{HELD}"]
+        for path in (
+            f"/v1/models/{HELD}",
+            f"/v1/paths/{HELD}",
+            f"/api/models/{HELD}",
+            f"/api/models/{HELD}/revision/main",
+            f"/api/models/{HELD}/tree/main",
+            f"/{HELD}/resolve/main/README.md",
+            "/v1/disk-usage",
+        ):
+            assert client.get(path).status_code == 200, path
+        assert client.post(f"/v1/verify/{HELD}").status_code == 200
+        assert client.get(f"/{HELD}/resolve/main/README.md").text == "# a model card\n"
 
 
 def test_no_server_errors(api_schema: Any) -> None:
@@ -48,7 +81,7 @@ def test_no_server_errors(api_schema: Any) -> None:
             database=None,
         )
         def check(case: Any) -> None:
-            response = case.call(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+            response = case.call(headers=AUTH, timeout=10)
             where = f"{case.method} {case.formatted_path}"
             assert response.status_code < 500 or response.status_code in (502, 503, 507), (
                 f"{where} -> {response.status_code}: {response.text[:300]}"

@@ -277,17 +277,7 @@ def _sibling(item: object, origin: str) -> FileFacts:
     if not isinstance(item, dict):
         raise IntegrityError(f"{origin} listed a file that is not an object")
     path = path_of(item.get("rfilename"), origin)
-    size = size_of(item.get("size"), origin, path)
-    blob = sha1_of(item.get("blobId"), origin, path)
-    lfs = item.get("lfs")
-    if lfs is None:
-        return FileFacts(path, size, None, blob)
-    if not isinstance(lfs, dict):
-        raise IntegrityError(f"{origin} gave a malformed lfs block for {path!r}")
-    lfs_facts = FileFacts(
-        path, size_of(lfs.get("size"), origin, path), sha256_of(lfs.get("sha256"), origin, path)
-    )
-    return merge(path, [(origin, FileFacts(path, size)), (f"{origin} lfs", lfs_facts)])
+    return _listed(item, origin, path, blob_key="blobId", lfs_sha256_key="sha256")
 
 
 def _tree_item(item: object, origin: str) -> FileFacts | None:
@@ -300,16 +290,23 @@ def _tree_item(item: object, origin: str) -> FileFacts | None:
         return None
     if kind != "file":
         raise IntegrityError(f"{origin} listed {path!r} with an unknown type")
+    return _listed(item, origin, path, blob_key="oid", lfs_sha256_key="oid")
+
+
+def _listed(
+    item: dict[str, object], origin: str, path: str, *, blob_key: str, lfs_sha256_key: str
+) -> FileFacts:
+    """A listed file's size and git blob id, merged with its lfs block's size and sha256 (the
+    model-info siblings and the tree name the same facts with different keys)."""
     size = size_of(item.get("size"), origin, path)
-    blob = sha1_of(item.get("oid"), origin, path)
+    blob = sha1_of(item.get(blob_key), origin, path)
     lfs = item.get("lfs")
     if lfs is None:
         return FileFacts(path, size, None, blob)
     if not isinstance(lfs, dict):
         raise IntegrityError(f"{origin} gave a malformed lfs block for {path!r}")
-    lfs_facts = FileFacts(
-        path, size_of(lfs.get("size"), origin, path), sha256_of(lfs.get("oid"), origin, path)
-    )
+    lfs_size = size_of(lfs.get("size"), origin, path)
+    lfs_facts = FileFacts(path, lfs_size, sha256_of(lfs.get(lfs_sha256_key), origin, path))
     return merge(path, [(origin, FileFacts(path, size)), (f"{origin} lfs", lfs_facts)])
 
 
