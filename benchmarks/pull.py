@@ -238,6 +238,38 @@ def tool_aria2c(sc: Scenario, url: str, work: Path, env: dict[str, str]) -> Resu
     return Result(seconds, rss)
 
 
+def tool_sha256(sc: Scenario, url: str, work: Path, env: dict[str, str]) -> Result:
+    """The ceiling of any verified download on one core: hashlib over the same files, read
+    from the page cache (the fixture just served them). Timed inside the child, so start-up
+    is left out: the ceiling is the hashing alone."""
+    args = [sys.executable, __file__, "--child-sha256", str(HUB_ROOT[0]), sc.repo, sc.commit]
+    _, rss, out = run_child(args, env)
+    return Result(float(out.strip().splitlines()[-1]), rss)
+
+
+HUB_ROOT: list[Path] = []
+
+
+def child_sha256(hub_root: Path, repo: str, commit: str) -> None:
+    """Hash every file of the commit twice (the first read warms the cache); print the second."""
+    import hashlib
+
+    from tests.hub import FixtureHub
+
+    hub = FixtureHub(hub_root)
+    paths = [hub.file_path(repo, commit, p) for p in hub.entries(repo, commit)]
+    seconds = 0.0
+    for _ in range(2):
+        started = time.perf_counter()
+        for path in paths:
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+        seconds = time.perf_counter() - started
+    print(seconds)
+
+
 TOOLS: dict[str, Callable[[Scenario, str, Path, dict[str, str]], Result]] = {
     "engine": tool_engine,
     "baseline": tool_baseline,
@@ -245,6 +277,7 @@ TOOLS: dict[str, Callable[[Scenario, str, Path, dict[str, str]], Result]] = {
     "hf": tool_hf,
     "curl": tool_curl,
     "aria2c": tool_aria2c,
+    "sha256": tool_sha256,
 }
 
 
@@ -323,12 +356,16 @@ def report(sc: Scenario, link: float) -> None:
             ratios = []
             for peer in sc.results:
                 name = peer.removesuffix(TLS)
-                if name in OURS or peer != name + suffix:
+                if name in (*OURS, "sha256") or peer != name + suffix:
                     continue
                 ratio = statistics.median(mbps(sc, ours + suffix)) / statistics.median(
                     mbps(sc, peer)
                 )
                 ratios.append(f"{ratio:.2f}x {peer}")
+            if "sha256" in sc.results:
+                ceiling = statistics.median(mbps(sc, "sha256"))
+                ours_speed = statistics.median(mbps(sc, ours + suffix))
+                ratios.append(f"{ours_speed / ceiling:.0%} of the one-core sha256 rate")
             print(f"{ours + suffix} vs peers: {', '.join(ratios)}")
     tls_cost(sc)
 
@@ -379,7 +416,12 @@ def main() -> int:
     )
     parser.add_argument("--tls", action="store_true", help="also run every tool over https")
     parser.add_argument("--child-engine", nargs=4, metavar=("URL", "REPO", "COMMIT", "WORK"))
+    parser.add_argument("--child-sha256", nargs=3, metavar=("HUB", "REPO", "COMMIT"))
     args = parser.parse_args()
+    if args.child_sha256:
+        hub, repo, commit = args.child_sha256
+        child_sha256(Path(hub), repo, commit)
+        return 0
     if args.child_engine:
         url, repo, commit, work = args.child_engine
         child_engine(url, repo, commit, Path(work))
@@ -399,6 +441,7 @@ def main() -> int:
     names = [s for s in args.scenarios.split(",") if s]
     scenarios = [Scenario(s, *known[s], wan=s.startswith("wan")) for s in names]
     hub_root = args.work / "hub"
+    HUB_ROOT.append(hub_root)
     for sc in scenarios:
         build(hub_root, sc)
     link = args.link * 1e6
@@ -420,7 +463,7 @@ def main() -> int:
             for sc in scenarios:
                 for suffix, tool_env in envs.items():
                     server, url = servers[(sc.wan, suffix)]
-                    for tool in tools:
+                    for tool in tools + (["sha256"] if not sc.wan and not suffix else []):
                         result = run_tool(tool, sc, url, args.work / "out", tool_env, server.pid)
                         sc.results.setdefault(tool + suffix, []).append(result)
                         speed = sc.total / result.seconds / 1e6
