@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from model_provisioner._fsutil import allocated_bytes
+from model_provisioner._operations import disk_usage
+from model_provisioner._store import Store
 from model_provisioner._units import format_bytes
 from model_provisioner.cli import main
 from tests.hub.repos import FixtureHub
@@ -319,3 +322,32 @@ def test_verify_prints_one_shape_whether_it_passes_or_fails(cli: object) -> None
     ok, bad = json.loads(passed), json.loads(failed.splitlines()[-1])
     assert code == 4 and set(ok) == set(bad) and (ok["ok"], bad["ok"]) == (True, False)
     assert bad["problems"] and not ok["problems"]
+
+
+def test_gc_output_whole(cli: object, home: Path) -> None:
+    """What gc prints, line for line: each path, then the sum (allocated bytes, as du)."""
+    assert callable(cli)
+    assert cli("pull", REPO)[0] == 0
+    cli("gc", "--older-than", "0s")  # the pull's own lock file beside its partial
+    held = format_bytes(disk_usage(Store(home)))
+    assert cli("gc", "--older-than", "0s") == (
+        0,
+        f"freed 0 B: 0 files, 0 models; the store holds {held}\n",
+        "",
+    )
+    stale = home / "partial" / ("e" * 64 + ".part")
+    stale.write_bytes(b"x" * 8192)
+    os.utime(stale, (1.0, 1.0))
+    size = format_bytes(allocated_bytes(stale))
+    assert cli("gc", "--dry-run") == (
+        0,
+        f"would remove {stale}\nwould free {size}: 1 files, 0 models; "
+        f"the store would hold {held}\n",
+        "",
+    )
+    assert cli("gc") == (
+        0,
+        f"removed {stale}\nfreed {size}: 1 files, 0 models; the store holds {held}\n",
+        "",
+    )
+    assert not stale.exists()

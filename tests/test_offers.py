@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,48 @@ def test_a_gated_repo_is_an_auth_error_exit_6(
     with pytest.raises(SystemExit) as done:
         main(["--endpoint", hub_server.url, "info", "--remote", "org/Gated-GGUF"])
     assert done.value.code == 6
+
+
+def test_info_remote_output_whole(
+    home: Path, hub_server: HubServer, fixture_hub: FixtureHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every line of the text form (free disk aside: it moves while the suite runs)."""
+    make_gguf_repo(fixture_hub, "org/Offer-GGUF", quants=("Q8_0", "Q4_K_M", "F16"))
+    args = ["--home", str(home), "--endpoint", hub_server.url, "info", "--remote"]
+    with pytest.raises(SystemExit):
+        main([*args, "--json", "org/Offer-GGUF:Q8_0"])
+    commit = json.loads(capsys.readouterr().out)["commit"]
+    with pytest.raises(SystemExit) as done:
+        main([*args, "--context", "8192", "org/Offer-GGUF:Q8_0"])
+    captured = capsys.readouterr()
+    out = re.sub(r"\nfree disk +\S+ \S+\n", "\nfree disk          FREE\n", captured.out)
+    assert done.value.code == 0 and captured.err == ""
+    assert out == (
+        "reference          hf:org/Offer-GGUF:Q8_0\n"
+        f"commit             {commit}\n"
+        "format             gguf\n"
+        "architecture       llama\n"
+        "name               offer\n"
+        "parameter_count    102720\n"
+        "quantization       Q8_0\n"
+        "dtype              F32\n"
+        "context_length     2048\n"
+        "embedding_length   64\n"
+        "block_count        2\n"
+        "head_count         4\n"
+        "head_count_kv      4\n"
+        "vocab_size         32\n"
+        "has_chat_template  True\n"
+        "tensor_count       19\n"
+        "read               413.2 KB in 1 requests\n"
+        "free disk          FREE\n"
+        "\n"
+        "QUANT       SIZE    BPW  MEMORY@8192  FITS  FILES\n"
+        "Q4_K_M  413.2 KB  32.18       4.6 MB  yes   offer.Q4_K_M.gguf\n"
+        "Q8_0*   413.2 KB  32.18       4.6 MB  yes   offer.Q8_0.gguf\n"
+        "F16     413.2 KB  32.18       4.6 MB  yes   offer.F16.gguf\n"
+        "* what `provisioner pull org/Offer-GGUF:Q8_0` takes\n"
+        "\n"
+        "FILE                 SIZE  IN STORE\n"
+        "offer.Q8_0.gguf  413.2 KB  no\n"
+    )
