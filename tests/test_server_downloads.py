@@ -49,9 +49,11 @@ def test_second_request_joins_the_running_job(home: Path, hub_server: HubServer)
         assert third.status_code == 200
         assert third.json()["status"] == "installed"
         assert third.json()["model"]["path"] == events[-1]["path"]
+    hub_server.settle()
     sent = sum(r.bytes_sent for r in hub_server.log() if r.file == BIG_FILE)
     size = Path(events[-1]["path"]).stat().st_size
-    assert sent == size, "two requests for one model must download it once"
+    # Once, not twice: a tail stolen from the stalled part may cost a few MiB more than the size.
+    assert size <= sent < 2 * size, "two requests for one model must download it once"
 
 
 def test_late_subscriber_gets_state_then_live_then_one_terminal(
