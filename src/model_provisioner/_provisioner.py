@@ -127,6 +127,7 @@ class ModelProvisioner:
 
     @property
     def limit_rate(self) -> float | None:
+        """The bandwidth cap of every pull, bytes per second (argument, else config); None: none."""
         return self._limit_rate or self.config.limit_rate
 
     @limit_rate.setter
@@ -135,6 +136,7 @@ class ModelProvisioner:
 
     @property
     def home(self) -> Path:
+        """The store folder (argument, else ``$PROVISIONER_HOME``, else the user data folder)."""
         return self._store.home
 
     @property
@@ -170,22 +172,41 @@ class ModelProvisioner:
     @_store_errors
     def scan_catalog(self) -> tuple[list[ModelInfo], list[DamagedManifest]]:
         """``list_models`` and ``damaged_manifests`` from one walk of the manifests (``list``:
-        with 10,000 entries the walk is most of its time)."""
+        with 10,000 entries the walk is most of its time).
+
+        Returns:
+            (entries, damaged manifests as errors naming their file and problem).
+        Raises:
+            StoreNotWritable: the home cannot be read.
+        """
         good, bad = self._store.read_all()
         return [info for _, info in good], [b.error() for b in bad]
 
     @_store_errors
     def damaged_manifests(self) -> list[DamagedManifest]:
-        """Manifests that do not read back (``list`` shows them, ``verify --all`` fails on them)."""
+        """Manifests that do not read back (``list`` shows them, ``verify --all`` fails on them).
+
+        Returns:
+            One DamagedManifest per bad file, with its path and problems; never raised here.
+        """
         return [bad.error() for bad in self._catalog.damaged()]
 
     @_store_errors
     def find_local_model(self, reference: str) -> Path | None:
         """The path a worker loads: the GGUF file (first part if split) or the model folder.
 
-        Never a path that is missing or known damaged: that raises IntegrityError naming the
-        repair. Stat calls only, so this stays fast. Counts as a use (eviction takes the least
-        recently used first): one best-effort ``utime``, so a read-only store still answers.
+        Never a path that is missing or known damaged. Stat calls only, so this stays fast.
+        Counts as a use (eviction takes the least recently used first): one best-effort
+        ``utime``, so a read-only store still answers.
+
+        Args:
+            reference: a reference or alias; a bare ``org/repo`` means its installed entry.
+        Returns:
+            The path, or None when the model is not installed.
+        Raises:
+            InvalidReference: the reference does not parse. IntegrityError: a file is missing
+            or known damaged (the hint names the repair command). DamagedManifest: its
+            manifest does not read back.
         """
         entry = self._catalog.find(self.parse(reference))
         if entry is None:
@@ -196,7 +217,15 @@ class ModelProvisioner:
 
     @_store_errors
     def use_model(self, reference: str) -> ModelInfo:
-        """``usable_model``, recorded as a use: the entry a worker is about to load."""
+        """``usable_model``, recorded as a use: the entry a worker is about to load.
+
+        Args:
+            reference: as for ``find_local_model``.
+        Returns:
+            The entry, whole by stat.
+        Raises:
+            ModelNotFound: not installed. IntegrityError: a file missing or known damaged.
+        """
         entry = self._catalog.get(self.parse(reference))
         info = usable_entry(self._store, entry)
         record_use(self._store, entry.manifest)
@@ -204,16 +233,33 @@ class ModelProvisioner:
 
     @_store_errors
     def set_pinned(self, reference: str, pinned: bool = True) -> ModelInfo:
-        """A pinned model is never evicted to fit a budget (``rm`` still removes it)."""
+        """A pinned model is never evicted to fit a budget (``rm`` still removes it).
+
+        Args:
+            reference: the installed model. pinned: False unpins it.
+        Returns:
+            The entry.
+        Raises:
+            ModelNotFound: not installed. StoreNotWritable: the home is read-only.
+        """
         entry = self._catalog.get(self.parse(reference))
         set_pinned(self._store, entry.manifest, pinned)
         return entry.info
 
     def is_pinned(self, reference: str) -> bool:
+        """Whether ``gc --max-size`` and budgets leave the model alone.
+
+        Raises:
+            ModelNotFound: not installed.
+        """
         return is_pinned(self._store, self._catalog.get(self.parse(reference)).manifest)
 
     def last_used(self, reference: str) -> float:
-        """When the model was last handed to a worker (or pulled), in seconds since the epoch."""
+        """When the model was last handed to a worker (or pulled), in seconds since the epoch.
+
+        Raises:
+            ModelNotFound: not installed.
+        """
         return last_used(self._store, self._catalog.get(self.parse(reference)).manifest)
 
     def find_local_projector(self, reference: str) -> Path | None:
@@ -244,11 +290,25 @@ class ModelProvisioner:
 
     @_store_errors
     def usable_model(self, reference: str | ModelReference) -> ModelInfo:
-        """The installed entry if every file is whole by stat; ModelNotFound or IntegrityError."""
+        """The installed entry if every file is whole by stat (no hashing).
+
+        Args:
+            reference: a reference, alias or parsed reference.
+        Returns:
+            The entry.
+        Raises:
+            ModelNotFound: not installed. IntegrityError: a file missing or known damaged.
+        """
         return usable_entry(self._store, self._catalog.get(self.parse(reference)))
 
     def whole_model(self, reference: str | ModelReference) -> ModelInfo | None:
-        """The installed entry if whole by stat; None if absent or damaged (a pull repairs it)."""
+        """The installed entry if whole by stat; None if absent or damaged (a pull repairs it).
+
+        Args:
+            reference: a reference, alias or parsed reference.
+        Returns:
+            The entry, or None. Raises only InvalidReference.
+        """
         try:
             return self.usable_model(reference)
         except (ModelNotFound, IntegrityError):
@@ -256,7 +316,15 @@ class ModelProvisioner:
 
     @_store_errors
     def damage(self, reference: str) -> list[str]:
-        """What a pull would repair, by stat only: ``[]`` when whole or not installed."""
+        """What a pull would repair, by stat only.
+
+        Args:
+            reference: a reference or alias.
+        Returns:
+            One problem per damaged file (``path: problem``); ``[]`` when whole or not installed.
+        Raises:
+            InvalidReference: the reference does not parse.
+        """
         try:
             entry = self._catalog.find(self.parse(reference))
         except DamagedManifest as exc:
@@ -276,7 +344,17 @@ class ModelProvisioner:
 
     @_store_errors
     def repair_model(self, reference: str) -> RepairReport:
-        """Verify; refetch what is damaged for every entry that shares it; verify again."""
+        """Verify; refetch what is damaged for every entry that shares it; verify again.
+
+        Args:
+            reference: the installed model to check.
+        Returns:
+            What was found, which entries were repaired, and the final verify report.
+        Raises:
+            ModelNotFound: not installed. IntegrityError: still damaged after the refetch.
+            NetworkError, AuthError, DiskSpaceError: the refetch failed (damage stays
+            quarantined, never handed out).
+        """
         entry = self._catalog.get(self.parse(reference))
         found = inspect_entry(self._store, entry)
         if found.ok:
@@ -310,12 +388,24 @@ class ModelProvisioner:
 
     @_store_errors
     def get_total_disk_usage(self) -> int:
-        """Bytes the store occupies on disk (allocated blocks), shared content counted once."""
+        """Bytes the store occupies on disk (allocated blocks), shared content counted once.
+
+        Raises:
+            StoreNotWritable: the home cannot be read.
+        """
         return disk_usage(self._store)
 
     @_store_errors
     def lock(self, references: Sequence[str] = ()) -> Lockfile:
-        """The installed set (or the named models) exactly: commits, files, sizes, sha256."""
+        """The installed set (or the named models) exactly: commits, files, sizes, sha256.
+
+        Args:
+            references: models to include; empty: every installed entry.
+        Returns:
+            The lockfile (``str(lockfile)`` / ``.dumps()`` is the text ``provisioner lock`` prints).
+        Raises:
+            InvalidReference, ModelNotFound: a named model.
+        """
         from ._lockfile import Lockfile
 
         if not references:
@@ -333,7 +423,14 @@ class ModelProvisioner:
         cancel: threading.Event | None = None,
     ) -> SyncReport:
         """Hold exactly what ``lock`` names: fetch what is missing (verified against its
-        hashes), remove others only with ``prune``. One model failing does not stop the rest."""
+        hashes), remove others only with ``prune``. One model failing does not stop the rest.
+
+        Args:
+            lock: a parsed lockfile. prune: remove entries it does not name.
+            progress: DownloadProgress events. cancel: set to stop at a resumable point.
+        Returns:
+            One outcome per model (``.ok`` False if any failed).
+        """
         from ._sync import sync
 
         return sync(self._downloader(), lock, prune=prune, progress=progress, cancel=cancel)
@@ -347,7 +444,19 @@ class ModelProvisioner:
         keep_recent: float | None = None,
         dry_run: bool = False,
     ) -> GcReport:
-        """Garbage, then (with ``max_size``) unpinned models least recently used first."""
+        """Garbage, then (with ``max_size``) unpinned models least recently used first.
+
+        Args:
+            older_than: seconds a partial download must be untouched before it is garbage.
+            max_size: evict until the store fits in this many bytes.
+            keep_recent: never evict a model used this many seconds ago or less.
+            dry_run: report, remove nothing.
+        Returns:
+            What was (or would be) removed and the bytes freed.
+        Raises:
+            DiskSpaceError: the store still does not fit ``max_size``.
+            StoreNotWritable: the home is read-only.
+        """
         from ._eviction import KEEP_RECENT
         from ._gc import collect
 
@@ -356,7 +465,13 @@ class ModelProvisioner:
 
     @_store_errors
     def collect_garbage(self, older_than: float = 86400.0, *, dry_run: bool = False) -> list[Path]:
-        """Stale partial downloads, and files a crash left unlisted, untouched for a while."""
+        """Stale partial downloads, and files a crash left unlisted, untouched for a while.
+
+        Args:
+            older_than: seconds untouched. dry_run: report, remove nothing.
+        Returns:
+            The paths removed (or that would be).
+        """
         from ._partials import collect_stale_partials
 
         found = collect_stale_partials(self._store, older_than, dry_run=dry_run)
@@ -364,7 +479,15 @@ class ModelProvisioner:
             return found + collect_garbage(self._store, self._catalog, older_than, dry_run=dry_run)
 
     def get_model_size(self, path: str | os.PathLike[str]) -> int:
-        """Bytes of a file, or of every file under a folder (links not followed)."""
+        """Bytes of a file, or of every file under a folder (links not followed).
+
+        Args:
+            path: a file or folder.
+        Returns:
+            The apparent size in bytes.
+        Raises:
+            OSError: the path does not exist.
+        """
         return path_size(Path(path))
 
     @_store_errors
@@ -375,7 +498,16 @@ class ModelProvisioner:
         *,
         progress: ProgressCallback | None = None,
     ) -> ImportReport:
-        """Adopt a huggingface_hub cache (every repo and revision, or one reference)."""
+        """Adopt a huggingface_hub cache (every repo and revision, or one reference).
+
+        Args:
+            cache_dir: the cache (default: ``HF_HUB_CACHE`` / ``HF_HOME`` / the default).
+            reference: only this model. progress: DownloadProgress events.
+        Returns:
+            Entries imported and files skipped (each with why); a damaged file is skipped.
+        Raises:
+            UsageError: no such cache folder.
+        """
         from ._imports import import_hf_cache
 
         want = self.parse(reference) if reference else None
@@ -388,7 +520,14 @@ class ModelProvisioner:
         *,
         progress: ProgressCallback | None = None,
     ) -> ImportReport:
-        """Adopt llama.cpp's downloads (its hf-style cache and its older flat files)."""
+        """Adopt llama.cpp's downloads (its hf-style cache and its older flat files).
+
+        Args:
+            cache_dir: the cache (default: ``LLAMA_CACHE``, else the platform's default).
+            progress: DownloadProgress events.
+        Returns:
+            Entries imported and files skipped (each with why).
+        """
         from ._imports import import_llama_cpp
 
         return import_llama_cpp(self._store, _path(cache_dir), progress)
@@ -401,7 +540,14 @@ class ModelProvisioner:
         *,
         progress: ProgressCallback | None = None,
     ) -> ImportReport:
-        """Adopt an Ollama store's GGUF models as ``ollama:NAMESPACE/MODEL@TAG`` entries."""
+        """Adopt an Ollama store's GGUF models as ``ollama:NAMESPACE/MODEL@TAG`` entries.
+
+        Args:
+            models_dir: the store (default: ``OLLAMA_MODELS``, else ``~/.ollama/models``).
+            name: only this model (``llama3:8b``). progress: DownloadProgress events.
+        Returns:
+            Entries imported and layers skipped (each with why).
+        """
         from ._imports import import_ollama
         from ._imports._ollama import ollama_reference
 
@@ -416,7 +562,16 @@ class ModelProvisioner:
         *,
         progress: ProgressCallback | None = None,
     ) -> ImportReport:
-        """Adopt a plain folder of model files as ``local:ORG/NAME``."""
+        """Adopt a plain folder of model files as ``local:ORG/NAME``.
+
+        Args:
+            folder: GGUF files, or safetensors with config and tokenizer.
+            name: ``ORG/NAME`` of the new entry. progress: DownloadProgress events.
+        Returns:
+            Entries imported and files skipped (each with why).
+        Raises:
+            InvalidReference: a bad name. UsageError: not a folder.
+        """
         from ._imports import import_folder
 
         ref = parse_reference(name if name.startswith("local:") else f"local:{name}")
@@ -424,7 +579,13 @@ class ModelProvisioner:
 
     @_store_errors
     def export_hf_cache(self, cache_dir: str | os.PathLike[str] | None = None) -> ExportReport:
-        """Lay installed models out as a huggingface_hub cache made of links to the store."""
+        """Lay installed models out as a huggingface_hub cache made of links to the store.
+
+        Args:
+            cache_dir: where (default: the huggingface_hub cache folder).
+        Returns:
+            What was linked; nothing is ever removed from the cache.
+        """
         from ._imports import hf_hub_cache
 
         return self._export(_path(cache_dir) or hf_hub_cache(), self._catalog.all())
@@ -460,7 +621,16 @@ class ModelProvisioner:
 
     def remote_offers(self, reference: str, *, context: int = DEFAULT_CONTEXT) -> RemoteOffers:
         """Every quantization a repo offers: size, the default, whether it fits the disk, and
-        the memory a worker needs at ``context`` tokens (``info --remote``)."""
+        the memory a worker needs at ``context`` tokens (``info --remote``).
+
+        Args:
+            reference: a repo (a selector marks which offer the pull would take).
+            context: tokens of context the worker will run with.
+        Returns:
+            The offers, the default marked.
+        Raises:
+            as ``inspect_remote``.
+        """
         from ._offers import remote_offers
 
         return remote_offers(self.inspect_remote(reference), context)
@@ -488,8 +658,14 @@ class ModelProvisioner:
     ) -> ModelInfo:
         """Pull and return the catalog entry; ``update=False`` trusts an installed entry.
 
-        ``allow_unverified`` accepts files no published hash covers; their sha256 is recorded
-        as first seen here.
+        Args:
+            reference, update, progress, cancel: as for ``pull``.
+            allow_unverified: accept files no published hash covers; their sha256 is recorded
+                as first seen here.
+        Returns:
+            The entry, committed and listed.
+        Raises:
+            as ``pull``.
         """
         from ._download import PullRequest
 
@@ -544,7 +720,17 @@ class ModelProvisioner:
         progress: ProgressCallback | None = None,
         update: bool = False,
     ) -> Path:
-        """Async twin of ``pull``; an installed model returns at once without the network."""
+        """Async twin of ``pull``; an installed model returns at once without the network.
+
+        Args:
+            reference: a reference or alias. provider: only ``"hf"``.
+            progress: DownloadProgress events. update: ask the Hub for a newer commit.
+        Returns:
+            The path a worker loads.
+        Raises:
+            UsageError: another provider. Otherwise as ``pull``; cancelling the task stops
+            the download at a resumable point.
+        """
         import asyncio
 
         ref = self._with_provider(reference, provider)
@@ -565,7 +751,15 @@ class ModelProvisioner:
     async def download_events(
         self, reference: str, *, update: bool = True
     ) -> AsyncIterator[DownloadProgress]:
-        """Progress of a pull as an async iterator; ends after the terminal event."""
+        """Progress of a pull as an async iterator; ends after the terminal event.
+
+        Args:
+            reference: a reference or alias. update: as for ``pull``.
+        Yields:
+            DownloadProgress events, the last one terminal.
+        Raises:
+            as ``pull``, from the iteration.
+        """
         import asyncio
 
         loop = asyncio.get_running_loop()
