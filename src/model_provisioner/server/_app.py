@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from .. import __version__
 from .._provisioner import ModelProvisioner
 from . import _download_routes, _hive_routes, _hub_routes, _model_routes, _page
+from ._access_log import AccessLog
 from ._auth import BearerAuth
 from ._errors import install_error_handlers
 from ._jobs import JobManager
@@ -57,6 +58,7 @@ def create_app(provisioner: ModelProvisioner, options: ServiceOptions | None = N
     app.state.jobs = jobs
     app.add_middleware(BodyLimit, limit=options.max_body)
     app.add_middleware(BearerAuth, token=options.token, open_paths=OPEN_PATHS)
+    app.add_middleware(AccessLog)  # outermost: also logs the requests auth and limits refuse
     install_error_handlers(app)
 
     @app.get("/health", tags=["service"])

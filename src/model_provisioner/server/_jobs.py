@@ -242,6 +242,8 @@ class JobManager:
             cancel=job.cancel,
             allow_unverified=job.allow_unverified,
         )
+        started = time.monotonic()
+        log.info("job start id=%s reference=%s update=%s", job.id, job.reference, job.update)
         try:
             info = await loop.run_in_executor(self._pool, call)
         except ProvisionerError as exc:
@@ -256,6 +258,7 @@ class JobManager:
             job.succeed(info)
         finally:
             job.finished_at = self.clock()
+            _log_end(job, time.monotonic() - started)
             if self._running.get(job.key) is job:
                 del self._running[job.key]
             self._tasks.pop(job.id, None)
@@ -265,3 +268,18 @@ class JobManager:
         for job_id, job in list(self._jobs.items()):
             if job.finished_at is not None and job.finished_at < limit:
                 del self._jobs[job_id]
+
+
+def _log_end(job: Job, seconds: float) -> None:
+    """The job's last line: its outcome, the error code if any, bytes and duration."""
+    error = f" error={job.error.code}" if job.error is not None else ""
+    log.log(
+        logging.WARNING if job.status is JobStatus.ERROR else logging.INFO,
+        "job end id=%s reference=%s status=%s%s bytes=%d duration_s=%.2f",
+        job.id,
+        job.reference,
+        job.status.value,
+        error,
+        job.state.bytes_done,
+        seconds,
+    )

@@ -19,6 +19,7 @@ from .._errors import PortInUse, UsageError
 from .._provisioner import ModelProvisioner
 from ._app import ServiceOptions, create_app
 from ._jobs import JobManager
+from ._logging import configure_logging
 
 
 def is_loopback(host: str) -> bool:
@@ -80,13 +81,15 @@ def build_service(
         log_level=log_level,
         timeout_graceful_shutdown=int(options.shutdown_timeout) + 1,
         server_header=False,
-        access_log=log_level == "debug",
+        log_config=None,  # run_service sets up logging; an embedding host keeps its own
+        access_log=False,  # replaced by our AccessLog middleware
     )
     return Service(config, app.state.jobs, options.shutdown_timeout)
 
 
 def run_service(service: Service, on_ready: Callable[[str], None] | None = None) -> None:
     """Serve until SIGINT/SIGTERM; ``on_ready`` gets the URL once the socket listens."""
+    configure_logging(str(service.config.log_level or "info"))
     if on_ready is not None:
         original = service.startup
 
