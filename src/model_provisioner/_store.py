@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from . import _catalog_cache
 from ._errors import DamagedManifest, IntegrityError
 from ._fsutil import (
     atomic_write,
@@ -135,6 +136,7 @@ class Store:
         self.copied = self.home / "copied"  # exists once links failed and a file was copied
         self.reservations = Reservations(self.partial / "reservations")
         self._cache: dict[Path, tuple[tuple[int, int, int], ModelInfo | Unreadable]] = {}
+        self._disk_cache: _catalog_cache.CatalogCache | None = None
         self._models_text = str(self.models)
         self._manifests_text = str(self.manifests)
 
@@ -329,18 +331,30 @@ class Store:
         yield from self.read_repo(provider, repo)[0]
 
     def read_all(self) -> tuple[list[tuple[Path, ModelInfo]], list[Unreadable]]:
-        return _split(self._read_all(map(Path, sorted(_manifest_files(str(self.manifests))))))
+        """Every manifest, each checked unless ``catalog.cache`` holds it under the same stat
+        key (``_catalog_cache``); the cache is brought up to date, best effort."""
+        if self._disk_cache is None:
+            self._disk_cache = _catalog_cache.load(self.home)
+        names = sorted(_manifest_files(self._manifests_text))
+        found = _split(self._read_all(map(Path, names), self._disk_cache))
+        self._disk_cache.keep_only(set(names))
+        _catalog_cache.save(self._disk_cache)
+        return found
 
     def all_manifests(self) -> Iterator[tuple[Path, ModelInfo]]:
         yield from self.read_all()[0]
 
-    def _read_all(self, paths: Iterable[Path]) -> Iterator[tuple[Path, ModelInfo | Unreadable]]:
+    def _read_all(
+        self, paths: Iterable[Path], disk: _catalog_cache.CatalogCache | None = None
+    ) -> Iterator[tuple[Path, ModelInfo | Unreadable]]:
         for path in paths:
-            found = self._read(path)
+            found = self._read(path, disk)
             if found is not None:
                 yield path, found
 
-    def _read(self, path: Path) -> ModelInfo | Unreadable | None:
+    def _read(
+        self, path: Path, disk: _catalog_cache.CatalogCache | None = None
+    ) -> ModelInfo | Unreadable | None:
         """A checked manifest, cached by its stat: a busy server lists without re-parsing.
 
         Manifests are replaced by rename, never edited in place, so a changed file always
@@ -354,6 +368,10 @@ class Store:
             cached = self._cache.get(path)
             if cached is not None and cached[0] == key:
                 return cached[1]
+            remembered = disk.get(str(path), key) if disk is not None else None
+            if remembered is not None and self._in_place(path, remembered):
+                self._cache[path] = (key, remembered)
+                return remembered
             raw = path.read_bytes()
         except FileNotFoundError:
             return None
@@ -367,7 +385,17 @@ class Store:
             hashes = frozenset(h.decode() for h in _HEX64.findall(raw))
             found = self._unreadable(path, str(exc), hashes)
         self._cache[path] = (key, found)
+        if disk is not None and isinstance(found, ModelInfo):
+            disk.put(str(path), key, found)
         return found
+
+    def _in_place(self, path: Path, info: ModelInfo) -> bool:
+        """The place check again for an entry from ``catalog.cache`` (string work only)."""
+        try:
+            self._check_place(path, info)
+        except ManifestProblem:
+            return False
+        return True
 
     def _check_place(self, path: Path, info: ModelInfo) -> None:
         """A manifest speaks only for the repo whose folder holds it, and points into it.

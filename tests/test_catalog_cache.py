@@ -1,0 +1,179 @@
+"""catalog.cache: what a list remembers never hides a manifest changed, added, removed or
+damaged since, and a damaged, foreign or hostile cache is ignored and rebuilt."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from model_provisioner import _catalog_cache
+from model_provisioner._store import Store
+from tests.store_builders import entry, put_blob
+
+COMMIT = "c" * 40
+OLD_NS = 1_700_000_000 * 10**9  # long before any cache write: outside the racy window
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "home")
+    s.ensure()
+    for repo in ("org/one", "org/two"):
+        entry(s, repo, COMMIT, {"m.Q4_K_M.gguf": put_blob(s, repo.encode())})
+    _age(s)
+    return s
+
+
+def _age(store: Store, step: int = 0) -> None:
+    """Every manifest written long ago (a distinct mtime per ``step``), as in a real store."""
+    for path in store.manifests.rglob("*.json"):
+        os.utime(path, ns=(OLD_NS + step, OLD_NS + step))
+
+
+def _listed(store: Store) -> tuple[list[str], list[str]]:
+    """References and damaged manifests a fresh process (a new Store) lists."""
+    good, bad = Store(store.home).read_all()
+    return sorted(i.reference for _, i in good), sorted(b.problem for b in bad)
+
+
+def _cache(store: Store) -> Path:
+    return store.home / _catalog_cache.CACHE_NAME
+
+
+def _manifest(store: Store, repo: str) -> Path:
+    return next((store.manifests / "hf" / repo).glob("*.json"))
+
+
+def test_a_list_writes_the_cache_and_the_next_list_uses_it(store: Store) -> None:
+    assert _listed(store) == (["hf:org/one", "hf:org/two"], [])
+    assert len(_catalog_cache.load(store.home).entries) == 2
+    # Proof the second list read the cache, not the manifest: a cached entry is used while its
+    # manifest's stat key is unchanged (same inode, mtime and size).
+    path = _manifest(store, "org/one")
+    raw = path.read_bytes()
+    path.write_bytes(raw.replace(b'"downloaded_at": "2026', b'"downloaded_at": "2025'))
+    os.utime(path, ns=(OLD_NS, OLD_NS))
+    good, _ = Store(store.home).read_all()
+    assert {i.downloaded_at[:4] for _, i in good} == {"2026"}
+
+
+def test_a_replaced_manifest_is_read_again(store: Store) -> None:
+    _listed(store)
+    entry(store, "org/one", COMMIT, {"m.Q8_0.gguf": put_blob(store, b"q8")})
+    _age(store, step=1)
+    assert _listed(store)[0] == ["hf:org/one", "hf:org/two"]
+    good, _ = Store(store.home).read_all()
+    files = {i.repo: [f.path for f in i.files] for _, i in good}
+    assert files["org/one"] == ["m.Q8_0.gguf"]
+
+
+def test_a_manifest_corrupted_in_place_is_damage(store: Store) -> None:
+    _listed(store)
+    path = _manifest(store, "org/one")
+    path.write_bytes(b'{"schema": 1, "repo": 7}')
+    os.utime(path, ns=(OLD_NS + 5, OLD_NS + 5))
+    refs, damaged = _listed(store)
+    assert refs == ["hf:org/two"]
+    assert len(damaged) == 1
+
+
+def test_a_recent_manifest_is_not_remembered(store: Store) -> None:
+    """An in-place edit in the same clock tick and of the same size must not go unseen."""
+    os.utime(_manifest(store, "org/one"))
+    _listed(store)
+    assert [p for p in _catalog_cache.load(store.home).entries if "org/one" in p] == []
+
+
+def test_added_and_removed_manifests_are_seen(store: Store) -> None:
+    _listed(store)
+    entry(store, "org/three", COMMIT, {"m.Q4_K_M.gguf": put_blob(store, b"three")})
+    _manifest(store, "org/two").unlink()
+    _age(store, step=2)
+    assert _listed(store) == (["hf:org/one", "hf:org/three"], [])
+    assert len(_catalog_cache.load(store.home).entries) == 2
+
+
+def test_a_foreign_repo_in_a_cached_entry_is_refused_by_the_place_check(store: Store) -> None:
+    """A cache whose digest checks out but whose entry points elsewhere: read the manifest."""
+    _listed(store)
+    _rewrite(store, lambda row: row[4].__setitem__(6, "models/hf/evil/x/" + COMMIT))
+    good, bad = Store(store.home).read_all()
+    assert bad == []
+    assert all(str(i.model_path).startswith(str(store.models / "hf" / i.repo)) for _, i in good)
+
+
+def _rewrite(store: Store, change: object) -> None:
+    body = _cache(store).read_bytes().partition(b"\n")[2]
+    data = json.loads(body)
+    for row in data["entries"]:
+        change(row)  # type: ignore[operator]
+    new = json.dumps(data).encode()
+    _cache(store).write_bytes(hashlib.sha256(new).hexdigest().encode() + b"\n" + new)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda raw: raw[:-10],
+        lambda raw: raw.replace(b"org/one", b"org/bad"),
+        lambda raw: b"",
+        lambda raw: b"\xff" * 100,
+    ],
+)
+def test_a_damaged_cache_is_ignored_and_rebuilt(store: Store, damage: object) -> None:
+    _listed(store)
+    raw = _cache(store).read_bytes()
+    _cache(store).write_bytes(damage(raw))  # type: ignore[operator]
+    assert _catalog_cache.load(store.home).entries == {}
+    assert _listed(store) == (["hf:org/one", "hf:org/two"], [])
+    assert len(_catalog_cache.load(store.home).entries) == 2
+
+
+def test_a_cache_others_may_write_or_a_symlink_is_ignored(store: Store, tmp_path: Path) -> None:
+    _listed(store)
+    _cache(store).chmod(0o666)
+    assert _catalog_cache.load(store.home).entries == {}
+    elsewhere = tmp_path / "elsewhere"
+    _cache(store).rename(elsewhere)
+    elsewhere.chmod(0o600)
+    _cache(store).symlink_to(elsewhere)
+    assert _catalog_cache.load(store.home).entries == {}
+
+
+def test_a_cache_that_cannot_be_written_still_lists(store: Store) -> None:
+    """A folder where the cache belongs: writes fail as on a read-only home (a real read-only
+    tmpfs: tests/test_store_environment.py), the list is whole every time."""
+    _cache(store).mkdir()
+    for _ in range(2):
+        assert _listed(store) == (["hf:org/one", "hf:org/two"], [])
+    assert _cache(store).is_dir()
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    row=st.lists(
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(),
+            st.text(max_size=20),
+            st.lists(st.one_of(st.none(), st.integers(), st.text(max_size=5)), max_size=7),
+            st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+        ),
+        max_size=16,
+    )
+)
+def test_any_hostile_entry_with_a_good_digest_never_breaks_listing(
+    store: Store, row: list[object]
+) -> None:
+    _listed(store)
+    _rewrite(store, lambda r: r.__setitem__(4, row))
+    assert _listed(store) == (["hf:org/one", "hf:org/two"], [])
