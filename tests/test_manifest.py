@@ -227,7 +227,7 @@ def test_random_corruption_never_breaks_listing(
         else:
             raw[at : at + 8] = data.draw(st.sampled_from(JSON_VALUES))
     with contextlib.suppress(ManifestProblem):
-        parse_manifest(bytes(raw), store.home)
+        parse_manifest(bytes(raw), store.located)
     write_raw_manifest(store, "org/bad", "default", bytes(raw))
     listed, damaged = store.read_all()
     assert "org/good" in [i.repo for _, i in listed]
@@ -257,7 +257,7 @@ def test_any_type_in_a_file_field_is_checked(
 ) -> None:
     raw = json.dumps(_with(good, f"files.0.{field}", value)).encode()
     try:
-        info = parse_manifest(raw, store.home)
+        info = parse_manifest(raw, store.located)
     except ManifestProblem:
         return
     f = info.files[0]
@@ -289,7 +289,7 @@ def test_metadata_reads_back_typed_from_old_and_odd_manifests(
     """Written before a field existed (no ``dtype``), a parse failure recorded as ``error``, an
     ill-typed value: each reads as a typed record, never as a damaged entry."""
     old = {"schema": 1, "format": "gguf", "quantization": "Q4_K_M", "context_length": "4k"}
-    info = parse_manifest(json.dumps(_with(good, "metadata", old)).encode(), store.home)
+    info = parse_manifest(json.dumps(_with(good, "metadata", old)).encode(), store.located)
     meta = info.metadata
     assert (meta.format, meta.quantization, meta.context_length, meta.dtype) == (
         "gguf",
@@ -299,7 +299,7 @@ def test_metadata_reads_back_typed_from_old_and_odd_manifests(
     )
     assert info.quantization == "Q4_K_M"
     failed = {"error": "GGUF header truncated"}
-    info = parse_manifest(json.dumps(_with(good, "metadata", failed)).encode(), store.home)
+    info = parse_manifest(json.dumps(_with(good, "metadata", failed)).encode(), store.located)
     assert info.metadata.error == "GGUF header truncated" and info.metadata.format == "other"
-    again = parse_manifest(json.dumps(info.to_json(store.home)).encode(), store.home)
+    again = parse_manifest(json.dumps(info.to_json(store.home)).encode(), store.located)
     assert again.metadata == info.metadata

@@ -300,7 +300,6 @@ class Downloader:
         for mf in files:
             self.store.check_link(mf, ref.provider, snap.repo, snap.commit)
         folder = self.store.model_dir(ref.provider, snap.repo, snap.commit)
-        primary = plan.selection.primary
         now = _now()
         metadata = describe(folder, plan.selection.paths)
         info = ModelInfo(
@@ -310,7 +309,9 @@ class Downloader:
             selector=ref.selector,
             commit=snap.commit,
             format=plan.selection.format,
-            model_path=folder / primary if primary else folder,
+            model_path=self.store.model_path(
+                ref.provider, snap.repo, snap.commit, plan.selection.primary
+            ),
             files=files,
             downloaded_at=now,
             verified_at=now,

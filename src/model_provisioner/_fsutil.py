@@ -108,9 +108,19 @@ def atomic_write(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def link_or_copy(source: Path, dest: Path) -> bool:
-    """Hard-link ``source`` at ``dest`` (replacing it), durably; copy where links cannot cross
-    devices. False when it had to copy."""
+def copy_durably(source: Path, tmp: Path) -> None:
+    """The fallback of ``link_or_copy`` for the store: a second copy, on disk before use."""
+    shutil.copyfile(source, tmp)
+    with open(tmp, "rb") as f:
+        durability.fsync(f.fileno(), tmp)
+
+
+def link_or_copy(
+    source: Path, dest: Path, fallback: Callable[[Path, Path], None] = copy_durably
+) -> bool:
+    """Hard-link ``source`` at ``dest`` (replacing it), durably; where links cannot cross
+    devices, ``fallback(source, tmp)`` (a copy; the export view uses a symlink) stands in.
+    False when the fallback was used."""
     make_dirs(dest.parent)
     if _same_inode(source, dest):
         return True
@@ -123,9 +133,7 @@ def link_or_copy(source: Path, dest: Path) -> bool:
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
             raise
-        shutil.copyfile(source, tmp)
-        with open(tmp, "rb") as f:
-            durability.fsync(f.fileno(), tmp)
+        fallback(source, tmp)
         linked = False
     durability.replace(tmp, dest)
     fsync_dir(dest.parent)

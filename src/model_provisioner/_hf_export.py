@@ -13,7 +13,6 @@ huggingface_hub also follows; a copy is never made. The export only adds: what i
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import re
 import stat
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._errors import IntegrityError, InvalidReference, UsageError
-from ._fsutil import atomic_write
+from ._fsutil import atomic_write, link_or_copy
 from ._models import ModelFile, ModelInfo
 from ._references import parse_reference
 from ._store import Store, safe_relpath
@@ -96,19 +95,11 @@ def _etag(f: ModelFile) -> str:
 
 
 def _blob(source: Path, dest: Path) -> bool:
-    """Link our blob at ``dest``; False when a file of that name is already there."""
+    """Link our blob at ``dest`` (a symlink across devices); False when a file of that name
+    is already there."""
     if dest.is_symlink() or dest.exists():
         return False
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.export")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    try:
-        os.link(source, tmp)
-    except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
-            raise
-        os.symlink(source, tmp)
-    os.replace(tmp, dest)
+    link_or_copy(source, dest, fallback=os.symlink)
     return True
 
 

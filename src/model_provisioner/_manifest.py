@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,9 @@ class ManifestProblem(ValueError):
     """What is wrong with one manifest, in a few words."""
 
 
-def parse_manifest(raw: bytes, home: Path) -> ModelInfo:
-    """The ModelInfo a manifest's bytes describe, or ManifestProblem."""
+def parse_manifest(raw: bytes, locate: Callable[[str], Path]) -> ModelInfo:
+    """The ModelInfo a manifest's bytes describe, or ManifestProblem; ``locate`` (the store's)
+    turns the home-relative model path into a path."""
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:
@@ -74,7 +76,7 @@ def parse_manifest(raw: bytes, home: Path) -> ModelInfo:
         selector=selector,
         commit=commit,
         format=_str(data, "format"),
-        model_path=home / model_path,
+        model_path=locate(model_path),
         files=files,
         downloaded_at=_str(data, "downloaded_at"),
         verified_at=_opt_str(data, "verified_at"),

@@ -11,7 +11,7 @@ import os
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypedDict, TypeVar, Unpack
 
 from ._aliases import AliasFile
 from ._catalog import Catalog
@@ -70,6 +70,15 @@ def _store_errors(
             return method(self, *args, **kwargs)
 
     return run
+
+
+class PullOptions(TypedDict, total=False):
+    """The keywords ``pull`` passes on to ``install``: one list, so the two cannot drift."""
+
+    update: bool
+    progress: ProgressCallback | None
+    cancel: threading.Event | None
+    allow_unverified: bool
 
 
 def default_home() -> Path:
@@ -681,36 +690,23 @@ class ModelProvisioner:
             self._export(Path(self.config.export_hf_cache), [info])
         return info
 
-    def pull(
-        self,
-        reference: str,
-        *,
-        update: bool = True,
-        progress: ProgressCallback | None = None,
-        cancel: threading.Event | None = None,
-        allow_unverified: bool = False,
-    ) -> Path:
+    def pull(self, reference: str, **options: Unpack[PullOptions]) -> Path:
         """Make the model present at the revision's current commit.
 
         Args:
             reference: a reference or alias; a bare ``org/repo`` updates its installed entry,
                 else takes the best quantization on the ladder.
-            update: False trusts an installed entry (no network call).
-            progress: called with every DownloadProgress event (from a worker thread).
-            cancel: set it to stop at a resumable point (raises Cancelled).
+            options: ``update`` (False trusts an installed entry: no network call),
+                ``progress`` (called with every DownloadProgress event, from a worker thread),
+                ``cancel`` (set it to stop at a resumable point: raises Cancelled),
+                ``allow_unverified``: as for ``install``.
         Returns:
             The path a worker loads (GGUF file, first split part, or folder).
         Raises:
             InvalidReference, ModelNotFound, AuthError, NetworkError, IntegrityError,
             DiskSpaceError, OfflineError, Cancelled: see ``_errors.py`` for the exit codes.
         """
-        return self.install(
-            reference,
-            update=update,
-            progress=progress,
-            cancel=cancel,
-            allow_unverified=allow_unverified,
-        ).model_path
+        return self.install(reference, **options).model_path
 
     async def download_model(
         self,

@@ -225,6 +225,15 @@ class Store:
     def _model_dir(self, provider: str, repo: str, commit: str) -> Path:
         return self.models / check_provider(provider) / check_repo_id(repo) / check_commit(commit)
 
+    def model_path(self, provider: str, repo: str, commit: str, primary: str | None) -> Path:
+        """What a worker loads: the primary file of the model folder, else the folder itself."""
+        folder = self.model_dir(provider, repo, commit)
+        return folder / safe_relpath(primary) if primary else folder
+
+    def located(self, relative: str) -> Path:
+        """Where a manifest's home-relative ``model_path`` points (``_check_place`` checks it)."""
+        return self.home / relative
+
     def model_file(self, info: ModelInfo, f: ModelFile) -> Path:
         return self.model_dir(info.provider, info.repo, info.commit) / safe_relpath(f.path)
 
@@ -379,7 +388,7 @@ class Store:
             return self._unreadable(path, f"cannot be read ({exc.strerror})", None)
         found: ModelInfo | Unreadable
         try:
-            found = parse_manifest(raw, self.home)
+            found = parse_manifest(raw, self.located)
             self._check_place(path, found)
         except (ManifestProblem, IntegrityError) as exc:
             hashes = frozenset(h.decode() for h in _HEX64.findall(raw))

@@ -292,7 +292,6 @@ class Adopter:
 
         ref = candidate.ref
         folder = self.store.model_dir(ref.provider, ref.repo, commit)
-        primary = candidate.selection.primary
         now = datetime.now(UTC).isoformat(timespec="seconds")
         info = ModelInfo(
             reference=ref.canonical,
@@ -301,7 +300,9 @@ class Adopter:
             selector=ref.selector,
             commit=commit,
             format=candidate.selection.format,
-            model_path=folder / primary if primary else folder,
+            model_path=self.store.model_path(
+                ref.provider, ref.repo, commit, candidate.selection.primary
+            ),
             files=files,
             downloaded_at=now,
             verified_at=now,

@@ -45,28 +45,34 @@ def cli(ctx: click.Context, home: Path | None, endpoint: str | None, json_output
     ctx.obj = App(home, endpoint, json_output)
 
 
-cli.add_command(pull)
-cli.add_command(list_models)
-cli.add_command(list_models, name="ls")
-cli.add_command(info)
-cli.add_command(info, name="show")
-cli.add_command(path)
-cli.add_command(verify)
-cli.add_command(rm)
-cli.add_command(rm, name="delete")
-cli.add_command(du)
-cli.add_command(du, name="disk-usage")
-cli.add_command(gc)
-cli.add_command(pin)
-cli.add_command(lock)
-cli.add_command(sync)
-cli.add_command(unpin)
-cli.add_command(serve)
-cli.add_command(search)
-cli.add_command(alias)
-cli.add_command(import_models)
-cli.add_command(export)
-cli.add_command(completion)
+for command in (
+    pull,
+    list_models,
+    info,
+    path,
+    verify,
+    rm,
+    du,
+    gc,
+    pin,
+    lock,
+    sync,
+    unpin,
+    serve,
+    search,
+    alias,
+    import_models,
+    export,
+    completion,
+):
+    cli.add_command(command)
+for alias_name, command in (
+    ("ls", list_models),
+    ("show", info),
+    ("delete", rm),
+    ("disk-usage", du),
+):
+    cli.add_command(command, name=alias_name)
 
 
 def main(argv: list[str] | None = None) -> None:

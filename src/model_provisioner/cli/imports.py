@@ -3,6 +3,7 @@ a folder) without downloading them. Exit 4 when any file or entry was left out."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -32,9 +33,7 @@ def import_models() -> None:
 @click.pass_obj
 def hf_cache(app: App, cache_dir: Path | None, reference: str | None) -> None:
     """A huggingface_hub cache (default: $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub)."""
-    with ImportView(app) as view:
-        report = app.provisioner.import_hf_cache(cache_dir, reference, progress=view)
-    _show(app, report)
+    _run(app, lambda view: app.provisioner.import_hf_cache(cache_dir, reference, progress=view))
 
 
 @import_models.command(name="llama-cpp")
@@ -43,9 +42,7 @@ def hf_cache(app: App, cache_dir: Path | None, reference: str | None) -> None:
 @click.pass_obj
 def llama_cpp(app: App, cache_dir: Path | None) -> None:
     """llama.cpp's downloads (default: $LLAMA_CACHE, else its platform cache folders)."""
-    with ImportView(app) as view:
-        report = app.provisioner.import_llama_cpp(cache_dir, progress=view)
-    _show(app, report)
+    _run(app, lambda view: app.provisioner.import_llama_cpp(cache_dir, progress=view))
 
 
 @import_models.command()
@@ -55,9 +52,7 @@ def llama_cpp(app: App, cache_dir: Path | None) -> None:
 @click.pass_obj
 def ollama(app: App, models_dir: Path | None, name: str | None) -> None:
     """An Ollama store (default: $OLLAMA_MODELS, else ~/.ollama/models) as ollama: entries."""
-    with ImportView(app) as view:
-        report = app.provisioner.import_ollama(models_dir, name, progress=view)
-    _show(app, report)
+    _run(app, lambda view: app.provisioner.import_ollama(models_dir, name, progress=view))
 
 
 @import_models.command()
@@ -67,8 +62,13 @@ def ollama(app: App, models_dir: Path | None, name: str | None) -> None:
 @click.pass_obj
 def folder(app: App, folder: Path, name: str) -> None:
     """A plain folder of GGUF or safetensors files."""
+    _run(app, lambda view: app.provisioner.import_folder(folder, name, progress=view))
+
+
+def _run(app: App, adopt: Callable[[ImportView], ImportReport]) -> None:
+    """One import under its progress view, then its report."""
     with ImportView(app) as view:
-        report = app.provisioner.import_folder(folder, name, progress=view)
+        report = adopt(view)
     _show(app, report)
 
 
