@@ -102,3 +102,19 @@ def test_page_lists_models_and_follows_a_download(
             else []
         )
         assert errors == []
+
+
+def test_docs_render_from_packaged_assets(browser: Any, home: Path) -> None:
+    """Swagger UI draws the API from the service alone (no CDN), and its CSP lets it."""
+    from selenium.webdriver.common.by import By
+
+    with serve(home) as served:
+        browser.get(f"{served.url}/docs")
+        operations = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".opblock"))
+        assert any("/v1/models" in o.text for o in operations)
+        errors = (
+            [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
+            if hasattr(browser, "get_log")
+            else []
+        )
+        assert errors == []

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from .._provisioner import ModelProvisioner
-from . import _download_routes, _hive_routes, _hub_routes, _model_routes, _page
+from . import _docs, _download_routes, _hive_routes, _hub_routes, _model_routes, _page
 from ._access_log import AccessLog
 from ._auth import BearerAuth
 from ._errors import install_error_handlers
@@ -22,7 +22,7 @@ from ._jobs import JobManager
 from ._limits import BodyLimit
 from ._schemas import Health
 
-OPEN_PATHS = ("/health", "/")
+OPEN_PATHS = ("/health", "/", *_docs.ASSET_PATHS)
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ def create_app(provisioner: ModelProvisioner, options: ServiceOptions | None = N
         summary="Models on this host: list, inspect, verify, delete, download with live progress;"
         " the store as a read-only Hub mirror.",
         lifespan=lifespan,
+        docs_url=None,  # ours (_docs) serves Swagger UI from the package, not a CDN
+        redoc_url=None,  # ReDoc would load from a CDN too
     )
     app.state.provisioner = provisioner
     app.state.jobs = jobs
@@ -71,4 +73,5 @@ def create_app(provisioner: ModelProvisioner, options: ServiceOptions | None = N
     app.include_router(_model_routes.router)
     app.include_router(_hub_routes.router)
     app.include_router(_page.router)
+    app.include_router(_docs.router)
     return app
