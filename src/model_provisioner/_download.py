@@ -96,9 +96,9 @@ class Downloader:
         budget: int | None = None,
     ) -> None:
         """``budget`` caps the store's size: a pull evicts unpinned models to fit under it."""
-        self.store = store
+        self._store = store
         self.budget = budget
-        self.catalog = Catalog(store)
+        self._catalog = Catalog(store)
         self.settings = settings
         self.hub = HubClient(settings)
         self.engine = TransferEngine(settings, options, is_stored=self._stored)
@@ -108,7 +108,7 @@ class Downloader:
         ref = request.ref
         reporter = ProgressReporter(ref.canonical, request.progress)
         entry = self._installed(ref)
-        damage = self.store.entry_problems(entry.info) if entry else []
+        damage = self._store.entry_problems(entry.info) if entry else []
         stays = entry is not None and (not request.update or ref.pinned or self.settings.offline)
         if entry and stays and not damage:
             return self._done(reporter, entry.info)
@@ -128,9 +128,9 @@ class Downloader:
             ref = entry.ref  # a bare org/repo updates the installed entry it resolves to
         if self.settings.offline:
             raise _offline(ref, damage)
-        self.store.ensure()
+        self._store.ensure()
         reporter.stage(Stage.RESOLVING)
-        with self.store.entry_lock(ref):
+        with self._store.entry_lock(ref):
             # An entry that must not move is repaired at its own commit.
             at = entry.info.commit if entry and stays else None
             plan = self.plan(ref, allow_unverified=request.allow_unverified, at=at)
@@ -156,12 +156,12 @@ class Downloader:
         with contextlib.ExitStack() as held:
             for _ in range(_COMMIT_TRIES):
                 partials = {
-                    self.store.partial_path(f.sha256, f.git_sha1, f.unverified_key): f.size
+                    self._store.partial_path(f.sha256, f.git_sha1, f.unverified_key): f.size
                     for f in todo
                 }
                 held.enter_context(self._claim(plan, partials, present))
                 hashes |= self._transfer(plan, todo, reporter, cancel)
-                with self.store.commit_lock():
+                with self._store.commit_lock():
                     todo = self._vanished(plan, present, hashes)
                     if not todo:
                         return self._commit(plan, present, hashes)
@@ -185,11 +185,11 @@ class Downloader:
             return self.reservations.claim(partials, what, blobs=blobs)
         from ._eviction import make_room
 
-        with self.store.commit_lock():
+        with self._store.commit_lock():
             need = remaining_bytes(partials)
             others = self.reservations.reserved_by_others()
-            room = make_room(self.store, self.catalog, self.budget, need, others, blobs)
-            free = min(room, free_bytes(self.store.home))
+            room = make_room(self._store, self._catalog, self.budget, need, others, blobs)
+            free = min(room, free_bytes(self._store.home))
             return self.reservations.claim(partials, what, free=free, blobs=blobs)
 
     def install_plan(
@@ -197,20 +197,20 @@ class Downloader:
     ) -> ModelInfo:
         """Fetch and commit a plan made elsewhere (``sync`` makes one from a lockfile)."""
         reporter = ProgressReporter(plan.ref.canonical, progress)
-        self.store.ensure()
-        with self.store.entry_lock(plan.ref):
+        self._store.ensure()
+        with self._store.entry_lock(plan.ref):
             info = self._fetch_and_commit(plan, reporter, cancel)
         return self._done(reporter, info)
 
     def _whole(self, entry: Entry) -> bool:
         """Every file is its verified blob (stat only): else the same commit is fetched again,
         and what is still whole is only relinked."""
-        return not self.store.entry_problems(entry.info)
+        return not self._store.entry_problems(entry.info)
 
     def _installed(self, ref: ModelReference) -> Entry | None:
         """The installed entry; a manifest that does not read back is rewritten by this pull."""
         try:
-            return self.catalog.find(ref)
+            return self._catalog.find(ref)
         except DamagedManifest:
             return None
 
@@ -225,16 +225,16 @@ class Downloader:
         present: dict[str, str] = {}
         for f in files:
             sha256 = f.sha256 or known.get(f.git_sha1 or "")
-            if sha256 and self.store.has_blob(sha256, f.size):
+            if sha256 and self._store.has_blob(sha256, f.size):
                 present[f.path] = sha256
-        free = free_bytes(self.store.home) - self.reservations.reserved_by_others()
+        free = free_bytes(self._store.home) - self.reservations.reserved_by_others()
         return PullPlan(ref, snapshot, selection, files, present, free)
 
     def _known_small_files(self, ref: ModelReference) -> dict[str, str]:
         """git sha1 -> sha256 of small files stored before, so they are not fetched again."""
         return {
             f.git_sha1: f.sha256
-            for entry in self.catalog.entries_of(ref)
+            for entry in self._catalog.entries_of(ref)
             for f in entry.info.files
             if f.git_sha1
         }
@@ -255,7 +255,7 @@ class Downloader:
                 size=f.size,
                 sha256=f.sha256,
                 git_sha1=f.git_sha1,
-                partial=self.store.partial_path(f.sha256, f.git_sha1, f.unverified_key),
+                partial=self._store.partial_path(f.sha256, f.git_sha1, f.unverified_key),
                 unverified=f.unverified,
             )
             for f in files
@@ -278,10 +278,10 @@ class Downloader:
         gone = []
         for f in plan.files:
             sha256 = present.get(f.path) or hashes[f.path]
-            if self.store.has_blob(sha256, f.size):
+            if self._store.has_blob(sha256, f.size):
                 continue
-            partial = self.store.partial_path(f.sha256, f.git_sha1, f.unverified_key)
-            if f.path in present or not self.store.is_verified_partial(partial, f.size):
+            partial = self._store.partial_path(f.sha256, f.git_sha1, f.unverified_key)
+            if f.path in present or not self._store.is_verified_partial(partial, f.size):
                 gone.append(f)
         return tuple(gone)
 
@@ -294,12 +294,12 @@ class Downloader:
             sha256 = present.get(f.path) or hashes[f.path]
             if f.path not in present:
                 self._commit_blob(f, sha256)
-            self.store.link_file(sha256, ref.provider, snap.repo, snap.commit, f.path)
+            self._store.link_file(sha256, ref.provider, snap.repo, snap.commit, f.path)
             source = HASH_FIRST_SEEN if f.unverified else HASH_PUBLISHED
             files.append(ModelFile(f.path, f.size, sha256, f.git_sha1, f.lfs, source))
         for mf in files:
-            self.store.check_link(mf, ref.provider, snap.repo, snap.commit)
-        folder = self.store.model_dir(ref.provider, snap.repo, snap.commit)
+            self._store.check_link(mf, ref.provider, snap.repo, snap.commit)
+        folder = self._store.model_dir(ref.provider, snap.repo, snap.commit)
         now = _now()
         metadata = describe(folder, plan.selection.paths)
         info = ModelInfo(
@@ -309,7 +309,7 @@ class Downloader:
             selector=ref.selector,
             commit=snap.commit,
             format=plan.selection.format,
-            model_path=self.store.model_path(
+            model_path=self._store.model_path(
                 ref.provider, snap.repo, snap.commit, plan.selection.primary
             ),
             files=files,
@@ -318,25 +318,25 @@ class Downloader:
             metadata=metadata,
             endpoint=self.settings.endpoint,
         )
-        manifest = self.store.write_manifest(info, ref)
-        record_use(self.store, manifest)
+        manifest = self._store.write_manifest(info, ref)
+        record_use(self._store, manifest)
         if old is not None and old.manifest == manifest and old.info.commit != snap.commit:
-            used = self.catalog.used_files(ref.provider, snap.repo, besides=old.manifest)
+            used = self._catalog.used_files(ref.provider, snap.repo, besides=old.manifest)
             used |= {(snap.commit, f.path) for f in files}
-            self.store.release(old.info, used)
+            self._store.release(old.info, used)
         return info
 
     def _commit_blob(self, f: RemoteFile, sha256: str) -> None:
         """Another process, or another path with the same bytes, may have committed it first."""
-        partial = self.store.partial_path(f.sha256, f.git_sha1, f.unverified_key)
-        if self.store.has_blob(sha256, f.size):
+        partial = self._store.partial_path(f.sha256, f.git_sha1, f.unverified_key)
+        if self._store.has_blob(sha256, f.size):
             partial.unlink(missing_ok=True)
         else:
-            self.store.commit_blob(partial, sha256)
+            self._store.commit_blob(partial, sha256)
 
     def _stored(self, job: TransferJob) -> str | None:
         """The engine asks this after waiting on another process's lock for the same blob."""
-        if job.sha256 and self.store.has_blob(job.sha256, job.size):
+        if job.sha256 and self._store.has_blob(job.sha256, job.size):
             return job.sha256
         return None
 

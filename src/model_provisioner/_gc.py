@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ._catalog import Catalog
 from ._eviction import evict
+from ._fsutil import allocated
 from ._operations import collect_garbage, disk_usage
 from ._partials import collect_stale_partials
 from ._store import Store
@@ -87,7 +88,7 @@ def freed_by(paths: Iterable[Path]) -> int:
         key = (st.st_dev, st.st_ino)
         links[key] += 1
         stats[key] = st
-    return sum(st.st_blocks * 512 for key, st in stats.items() if links[key] >= st.st_nlink)
+    return sum(allocated(st) for key, st in stats.items() if links[key] >= st.st_nlink)
 
 
 def prune_empty_folders(top: Path) -> None:

@@ -442,7 +442,9 @@ class ModelProvisioner:
         """
         from ._sync import sync
 
-        return sync(self._downloader(), lock, prune=prune, progress=progress, cancel=cancel)
+        return sync(
+            self._catalog, self._downloader(), lock, prune=prune, progress=progress, cancel=cancel
+        )
 
     @_store_errors
     def gc(

@@ -79,6 +79,7 @@ class SyncReport:
 
 
 def sync(
+    catalog: Catalog,
     downloader: Downloader,
     lock: Lockfile,
     *,
@@ -90,25 +91,26 @@ def sync(
     cancel = cancel or threading.Event()
     for model in lock.models:
         try:
-            report.outcomes.append(_sync_one(downloader, model, progress, cancel))
+            report.outcomes.append(_sync_one(catalog, downloader, model, progress, cancel))
         except ProvisionerError as exc:
             report.outcomes.append(SyncOutcome(model.reference, FAILED, exc))
     if prune:
-        report.outcomes += _prune(downloader.store, downloader.catalog, lock)
+        report.outcomes += _prune(catalog.store, catalog, lock)
     return report
 
 
 def _sync_one(
+    catalog: Catalog,
     downloader: Downloader,
     model: LockedModel,
     progress: ProgressCallback | None,
     cancel: threading.Event,
 ) -> SyncOutcome:
     ref = model.ref
-    store = downloader.store
-    if _holds_exactly(store, _installed(downloader.catalog, ref), ref, model):
+    store = catalog.store
+    if _holds_exactly(store, _installed(catalog, ref), ref, model):
         return SyncOutcome(model.reference, PRESENT)
-    plan = locked_plan(downloader, ref, model)
+    plan = locked_plan(store, ref, model)
     if plan.missing and downloader.settings.offline:
         raise OfflineError(
             f"{model.reference}: {len(plan.missing)} files are missing and HF_HUB_OFFLINE is set"
@@ -137,14 +139,13 @@ def _installed(catalog: Catalog, ref: ModelReference) -> Entry | None:
         return None
 
 
-def locked_plan(downloader: Downloader, ref: ModelReference, model: LockedModel) -> PullPlan:
+def locked_plan(store: Store, ref: ModelReference, model: LockedModel) -> PullPlan:
     """A pull plan made of the lockfile alone: no Hub metadata is asked for or trusted."""
     from dataclasses import replace
 
     from ._download import PullPlan
     from ._fsutil import free_bytes
 
-    store = downloader.store
     paths = [f.path for f in model.files]
     selection = replace(select_files(paths, ref), paths=tuple(paths))
     origin = f"{model.repo}@{model.commit}"
