@@ -1,4 +1,5 @@
-"""The web page at ``/`` in headless Chromium: models listed, a download followed live over SSE.
+"""The web page at ``/`` in headless Chromium: models listed, a download followed live over SSE,
+cancelled, resumed; a model verified and deleted (after a confirmation).
 
 Skipped when Debian's chromium / chromedriver or selenium are absent. The screenshot goes to the
 test's tmp dir (never committed).
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER), reason="needs chromium and chromedriver"
 )
 TOKEN = "page-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
@@ -81,27 +83,79 @@ def test_page_lists_models_and_follows_a_download(
         browser.find_element(By.CSS_SELECTOR, "#pull button").click()
         box = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".job"))[0]
 
-        def progress() -> float:
+        def progress(box: Any) -> float:
             bar = box.find_element(By.TAG_NAME, "progress")
             return float(bar.get_attribute("value") or 0) / float(bar.get_attribute("max") or 1)
 
-        wait_for(lambda: box.get_attribute("data-stage") == "downloading" and 0 < progress() < 1)
+        wait_for(lambda: box.get_attribute("data-stage") == "downloading" and 0 < progress(box) < 1)
         browser.save_screenshot(str(tmp_path / "page-downloading.png"))
 
+        # Cancel: the job ends "cancelled", the button goes, nothing new is listed.
+        box.find_element(By.CSS_SELECTOR, "button.cancel").click()
+        wait_for(lambda: box.get_attribute("data-stage") == "error")
+        assert "cancelled" in box.find_element(By.CLASS_NAME, "stage").text
+        assert not box.find_element(By.CSS_SELECTOR, "button.cancel").is_displayed()
+        with served.client(headers=AUTH) as api:
+            assert api.get("/v1/downloads").json()[0]["status"] == "cancelled"
+
+        # Downloading again resumes and completes.
+        browser.find_element(By.ID, "reference").send_keys(BIG_REPO)
+        browser.find_element(By.CSS_SELECTOR, "#pull button").click()
+        wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, ".job")) == 2)
+        box = browser.find_elements(By.CSS_SELECTOR, ".job")[0]
         wait_for(lambda: box.get_attribute("data-stage") == "complete")
-        assert progress() == 1
-        wait_for(
-            lambda: len(browser.find_elements(By.CSS_SELECTOR, "#models tr[data-reference]")) == 2
-        )
+        assert progress(box) == 1
+        rows = wait_for(lambda: _rows(browser) if len(_rows(browser)) == 2 else None)
         screenshot = tmp_path / "page.png"
         browser.save_screenshot(str(screenshot))
         assert screenshot.stat().st_size > 10_000
+
+        # Verify: the service re-hashes and the row says so.
+        small = next(
+            r for r in rows if r.get_attribute("data-reference") == f"hf:{GGUF_REPO}:Q4_K_M"
+        )
+        small.find_element(By.CSS_SELECTOR, "button.verify").click()
+        wait_for(lambda: "checked" in small.find_element(By.CLASS_NAME, "result").text)
+        assert small.find_element(By.CLASS_NAME, "result").text.startswith("ok, ")
+
+        # Delete asks first: dismissed, the model stays; accepted, it goes (page and store).
+        big = next(
+            r
+            for r in rows
+            if r.get_attribute("data-reference") != small.get_attribute("data-reference")
+        )
+        big_reference = big.get_attribute("data-reference")
+        big.find_element(By.CSS_SELECTOR, "button.delete").click()
+        alert = wait_for(lambda: _alert(browser))
+        assert big_reference in alert.text
+        alert.dismiss()
+        assert len(served.provisioner.list_models()) == 2
+        big.find_element(By.CSS_SELECTOR, "button.delete").click()
+        wait_for(lambda: _alert(browser)).accept()
+        wait_for(lambda: len(_rows(browser)) == 1)
+        assert [m.reference for m in served.provisioner.list_models()] == [f"hf:{GGUF_REPO}:Q4_K_M"]
         errors = (
             [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
             if hasattr(browser, "get_log")
             else []
         )
         assert errors == []
+
+
+def _rows(browser: Any) -> list[Any]:
+    from selenium.webdriver.common.by import By
+
+    rows: list[Any] = browser.find_elements(By.CSS_SELECTOR, "#models tr[data-reference]")
+    return rows
+
+
+def _alert(browser: Any) -> Any:
+    from selenium.common.exceptions import NoAlertPresentException
+
+    try:
+        return browser.switch_to.alert
+    except NoAlertPresentException:
+        return None
 
 
 def test_docs_render_from_packaged_assets(browser: Any, home: Path) -> None:
