@@ -12,7 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model_provisioner import _catalog_cache
+from model_provisioner import _catalog_cache, parse_reference
+from model_provisioner._manifest import parse_manifest
+from model_provisioner._models import ModelMetadata
 from model_provisioner._store import Store
 from tests.store_builders import entry, put_blob
 
@@ -177,3 +179,17 @@ def test_any_hostile_entry_with_a_good_digest_never_breaks_listing(
     _listed(store)
     _rewrite(store, lambda r: r.__setitem__(4, row))
     assert _listed(store) == (["hf:org/one", "hf:org/two"], [])
+
+
+def test_an_entry_read_from_the_cache_equals_the_checked_manifest(store: Store) -> None:
+    info = entry(store, "org/meta", COMMIT, {"m.Q4_K_M.gguf": put_blob(store, b"meta")})
+    info.metadata = ModelMetadata(format="gguf", architecture="llama", context_length=4096)
+    info.verified_at = "2026-01-02T00:00:00+00:00"
+    store.write_manifest(info, parse_reference("org/meta"))
+    _age(store)
+    _listed(store)
+    cached = {i.reference: i for _, i in Store(store.home).read_all()[0]}
+    assert len(_catalog_cache.load(store.home).entries) == 3
+    for path in store.manifests.rglob("*.json"):
+        checked = parse_manifest(path.read_bytes(), store.home)
+        assert cached[checked.reference] == checked

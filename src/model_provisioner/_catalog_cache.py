@@ -123,7 +123,7 @@ def _encode(info: ModelInfo, home: Path) -> list[Any]:
         [[f.path, f.size, f.sha256, f.git_sha1, f.lfs, f.hash_source] for f in info.files],
         info.downloaded_at,
         info.verified_at,
-        info.metadata.to_dict(),
+        {k: v for k, v in info.metadata.to_dict().items() if v is not None},  # None: default
         info.provider,
         info.endpoint,
         info.imported_from,
