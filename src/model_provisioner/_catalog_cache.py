@@ -23,6 +23,7 @@ import json
 import os
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,9 @@ class CatalogCache:
         self.changed = self.changed or bool(gone)
 
 
-def load(home: Path) -> CatalogCache:
-    """The cache under ``home``, or an empty one when absent, foreign or damaged."""
+def load(home: Path, locate: Callable[[str], Path]) -> CatalogCache:
+    """The cache under ``home``, or an empty one when absent, foreign or damaged; ``locate``
+    (the store's) turns a home-relative model path into a path."""
     empty = CatalogCache(home, {})
     file = home / CACHE_NAME
     try:
@@ -86,7 +88,7 @@ def load(home: Path) -> CatalogCache:
         if data["format"] != _FORMAT or data["home"] != str(home):
             return empty
         entries = {
-            path: ((ino, mtime, size), _decode(item, home))
+            path: ((ino, mtime, size), _decode(item, locate))
             for path, ino, mtime, size, item in data["entries"]
         }
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
@@ -130,7 +132,7 @@ def _encode(info: ModelInfo, home: Path) -> list[Any]:
     ]
 
 
-def _decode(item: list[Any], home: Path) -> ModelInfo:
+def _decode(item: list[Any], locate: Callable[[str], Path]) -> ModelInfo:
     (ref, repo, rev, sel, commit, fmt, model_path, files, down, ver, meta, prov, ep, imp) = item
     texts = (ref, repo, rev, commit, fmt, model_path, down, prov)
     if not all(type(v) is str for v in texts) or not all(
@@ -146,7 +148,7 @@ def _decode(item: list[Any], home: Path) -> ModelInfo:
         selector=sel,
         commit=commit,
         format=fmt,
-        model_path=home / model_path,
+        model_path=locate(model_path),
         files=[ModelFile(*f) for f in files],
         downloaded_at=down,
         verified_at=ver,

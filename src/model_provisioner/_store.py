@@ -343,7 +343,7 @@ class Store:
         """Every manifest, each checked unless ``catalog.cache`` holds it under the same stat
         key (``_catalog_cache``); the cache is brought up to date, best effort."""
         if self._disk_cache is None:
-            self._disk_cache = _catalog_cache.load(self.home)
+            self._disk_cache = _catalog_cache.load(self.home, self.located)
         names = sorted(_manifest_files(self._manifests_text))
         found = _split(self._read_all(map(Path, names), self._disk_cache))
         self._disk_cache.keep_only(set(names))
