@@ -93,3 +93,14 @@ def test_metadata_from_any_dict_is_well_typed(data: dict[str, Any]) -> None:
         assert value == default or value == data.get(key)
         assert type(value) in (type(default), str, int) or value is None
     assert meta.format in ("gguf", "safetensors", "other")
+
+
+def test_the_services_model_schema_is_the_summary_field_for_field(tmp_path: Path) -> None:
+    """``server/_schemas.ModelOut`` repeats the summary's field list for the OpenAPI schema:
+    this keeps the two from drifting apart (a key added to one only fails here)."""
+    from model_provisioner.server._schemas import ModelOut
+
+    info = _info(tmp_path)
+    summary = info.summary()
+    assert set(ModelOut.model_fields) == set(summary)
+    assert ModelOut.of(info).model_dump() == summary
