@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from model_provisioner._aliases import (
-    ALIAS_FILE,
     SEED,
     AliasFile,
     _toml_string,
@@ -20,11 +19,12 @@ from model_provisioner._aliases import (
     set_alias,
 )
 from model_provisioner._errors import InvalidReference, UsageError
+from model_provisioner._store import alias_file
 
 
 def test_first_use_writes_the_seed_and_later_edits_are_kept(tmp_path: Path) -> None:
     assert load_aliases(tmp_path) == SEED
-    path = tmp_path / ALIAS_FILE
+    path = alias_file(tmp_path)
     assert path.read_text().startswith("# model-provisioner aliases")
     table = set_alias(tmp_path, "Mine", "org/Repo:q4_k_m")
     assert table["mine"] == "hf:org/Repo:Q4_K_M"
@@ -45,7 +45,7 @@ def test_names_and_targets_are_checked(tmp_path: Path) -> None:
 
 
 def test_a_broken_file_is_a_usage_error(tmp_path: Path) -> None:
-    (tmp_path / ALIAS_FILE).write_text("x = [unclosed\n")
+    (alias_file(tmp_path)).write_text("x = [unclosed\n")
     with pytest.raises(UsageError, match="cannot read alias file"):
         load_aliases(tmp_path)
 
@@ -57,7 +57,7 @@ def test_a_read_only_home_still_resolves_the_seed(tmp_path: Path) -> None:
     try:
         if os.access(locked, os.W_OK):
             pytest.skip("running as root: a read-only folder is writable")
-        assert dict(AliasFile(locked)) == SEED and not (locked / ALIAS_FILE).exists()
+        assert dict(AliasFile(locked)) == SEED and not alias_file(locked).exists()
     finally:
         locked.chmod(0o755)
 

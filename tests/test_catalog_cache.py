@@ -45,7 +45,11 @@ def _listed(store: Store) -> tuple[list[str], list[str]]:
 
 
 def _cache(store: Store) -> Path:
-    return store.home / _catalog_cache.CACHE_NAME
+    return store.catalog_cache_file
+
+
+def _cached(store: Store) -> _catalog_cache.CatalogCache:
+    return _catalog_cache.load(store.catalog_cache_file, store.home, store.located)
 
 
 def _manifest(store: Store, repo: str) -> Path:
@@ -54,7 +58,7 @@ def _manifest(store: Store, repo: str) -> Path:
 
 def test_a_list_writes_the_cache_and_the_next_list_uses_it(store: Store) -> None:
     assert _listed(store) == (["hf:org/one", "hf:org/two"], [])
-    assert len(_catalog_cache.load(store.home, store.located).entries) == 2
+    assert len(_cached(store).entries) == 2
     # Proof the second list read the cache, not the manifest: a cached entry is used while its
     # manifest's stat key is unchanged (same inode, mtime and size).
     path = _manifest(store, "org/one")
@@ -89,9 +93,7 @@ def test_a_recent_manifest_is_not_remembered(store: Store) -> None:
     """An in-place edit in the same clock tick and of the same size must not go unseen."""
     os.utime(_manifest(store, "org/one"))
     _listed(store)
-    assert [
-        p for p in _catalog_cache.load(store.home, store.located).entries if "org/one" in p
-    ] == []
+    assert [p for p in _cached(store).entries if "org/one" in p] == []
 
 
 def test_added_and_removed_manifests_are_seen(store: Store) -> None:
@@ -100,7 +102,7 @@ def test_added_and_removed_manifests_are_seen(store: Store) -> None:
     _manifest(store, "org/two").unlink()
     _age(store, step=2)
     assert _listed(store) == (["hf:org/one", "hf:org/three"], [])
-    assert len(_catalog_cache.load(store.home, store.located).entries) == 2
+    assert len(_cached(store).entries) == 2
 
 
 def test_a_foreign_repo_in_a_cached_entry_is_refused_by_the_place_check(store: Store) -> None:
@@ -134,20 +136,20 @@ def test_a_damaged_cache_is_ignored_and_rebuilt(store: Store, damage: object) ->
     _listed(store)
     raw = _cache(store).read_bytes()
     _cache(store).write_bytes(damage(raw))  # type: ignore[operator]
-    assert _catalog_cache.load(store.home, store.located).entries == {}
+    assert _cached(store).entries == {}
     assert _listed(store) == (["hf:org/one", "hf:org/two"], [])
-    assert len(_catalog_cache.load(store.home, store.located).entries) == 2
+    assert len(_cached(store).entries) == 2
 
 
 def test_a_cache_others_may_write_or_a_symlink_is_ignored(store: Store, tmp_path: Path) -> None:
     _listed(store)
     _cache(store).chmod(0o666)
-    assert _catalog_cache.load(store.home, store.located).entries == {}
+    assert _cached(store).entries == {}
     elsewhere = tmp_path / "elsewhere"
     _cache(store).rename(elsewhere)
     elsewhere.chmod(0o600)
     _cache(store).symlink_to(elsewhere)
-    assert _catalog_cache.load(store.home, store.located).entries == {}
+    assert _cached(store).entries == {}
 
 
 def test_a_cache_that_cannot_be_written_still_lists(store: Store) -> None:
@@ -191,7 +193,7 @@ def test_an_entry_read_from_the_cache_equals_the_checked_manifest(store: Store) 
     _age(store)
     _listed(store)
     cached = {i.reference: i for _, i in Store(store.home).read_all()[0]}
-    assert len(_catalog_cache.load(store.home, store.located).entries) == 3
+    assert len(_cached(store).entries) == 3
     for path in store.manifests.rglob("*.json"):
         checked = parse_manifest(path.read_bytes(), store.located)
         assert cached[checked.reference] == checked

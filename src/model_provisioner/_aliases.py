@@ -14,8 +14,7 @@ from pathlib import Path
 
 from ._errors import InvalidReference, ProvisionerError, UsageError
 from ._fsutil import atomic_write
-
-ALIAS_FILE = "aliases.toml"
+from ._store import alias_file
 
 # The original script's names, pointed at official or widely used Q4_K_M GGUF repos (the
 # publisher's own where there is one), not fp16 community fine-tunes. ``qwen-fp16`` asks for
@@ -47,7 +46,7 @@ class AliasFile(Mapping[str, str]):
     """``<home>/aliases.toml`` as a mapping, read (and seeded) on first use only."""
 
     def __init__(self, home: Path) -> None:
-        self.path = Path(home) / ALIAS_FILE
+        self.path = alias_file(home)
         self._names: dict[str, str] | None = None
 
     def __getitem__(self, name: str) -> str:
@@ -67,7 +66,7 @@ class AliasFile(Mapping[str, str]):
 
 def load_aliases(home: Path) -> dict[str, str]:
     """The user's table; the seed (written to disk if the home allows it) on first use."""
-    path = home / ALIAS_FILE
+    path = alias_file(home)
     if not path.exists():
         try:
             _write(path, SEED)
@@ -92,7 +91,7 @@ def set_alias(home: Path, name: str, reference: str) -> dict[str, str]:
     target = parse_reference(reference, {})
     table = load_aliases(home)
     table[name] = target.canonical
-    _write(home / ALIAS_FILE, table)
+    _write(alias_file(home), table)
     return table
 
 
@@ -103,7 +102,7 @@ def remove_alias(home: Path, name: str) -> dict[str, str]:
 
         raise unknown_alias(name.lower(), table)
     del table[name.lower()]
-    _write(home / ALIAS_FILE, table)
+    _write(alias_file(home), table)
     return table
 
 

@@ -32,7 +32,6 @@ from ._errors import DiskSpaceError
 from ._fsutil import atomic_write
 from ._models import ModelFile, ModelInfo, ModelMetadata
 
-CACHE_NAME = "catalog.cache"
 _FORMAT = 1
 _RACY_NS = 2_000_000_000
 
@@ -43,6 +42,7 @@ StatKey = tuple[int, int, int]
 class CatalogCache:
     """Entries by manifest path (text); ``changed`` once anything should be written back."""
 
+    file: Path
     home: Path
     entries: dict[str, tuple[StatKey, ModelInfo]]
     changed: bool = False
@@ -63,11 +63,10 @@ class CatalogCache:
         self.changed = self.changed or bool(gone)
 
 
-def load(home: Path, locate: Callable[[str], Path]) -> CatalogCache:
-    """The cache under ``home``, or an empty one when absent, foreign or damaged; ``locate``
-    (the store's) turns a home-relative model path into a path."""
-    empty = CatalogCache(home, {})
-    file = home / CACHE_NAME
+def load(file: Path, home: Path, locate: Callable[[str], Path]) -> CatalogCache:
+    """The cache in ``file`` (the store names it), or an empty one when absent, foreign or
+    damaged; ``locate`` (the store's) turns a home-relative model path into a path."""
+    empty = CatalogCache(file, home, {})
     try:
         fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
@@ -93,7 +92,7 @@ def load(home: Path, locate: Callable[[str], Path]) -> CatalogCache:
         }
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return empty
-    return CatalogCache(home, entries)
+    return CatalogCache(file, home, entries)
 
 
 def save(cache: CatalogCache) -> None:
@@ -109,7 +108,7 @@ def save(cache: CatalogCache) -> None:
     body = json.dumps({"format": _FORMAT, "home": str(cache.home), "entries": rows}).encode()
     digest = hashlib.sha256(body).hexdigest().encode()
     with contextlib.suppress(OSError, DiskSpaceError):
-        atomic_write(cache.home / CACHE_NAME, digest + b"\n" + body)
+        atomic_write(cache.file, digest + b"\n" + body)
         cache.changed = False
 
 

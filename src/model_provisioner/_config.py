@@ -24,8 +24,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ._errors import UsageError
+from ._store import config_file
 
-CONFIG_FILE = "config.toml"
 MAX_CONNECTIONS = 64
 
 
@@ -117,7 +117,7 @@ def parse_value(key: str, raw: object, where: str) -> Any:
 
 def read_config(home: Path) -> Config:
     """``<home>/config.toml``, or all defaults when there is none."""
-    path = Path(home) / CONFIG_FILE
+    path = config_file(home)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

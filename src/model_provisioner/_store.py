@@ -9,6 +9,8 @@ locks/                                     single-flight and commit locks
 usage/hf/<org>/<name>/<key>                empty; its mtime is the entry's last use
 pins/hf/<org>/<name>/<key>                 exists while the entry is pinned
 copied                                     marker: hard links failed once, files were copied
+aliases.toml, config.toml                  the user's files (``alias_file``, ``config_file``)
+catalog.cache                              checked manifests remembered between processes
 
 Every name under ``partial/`` and ``locks/`` is built here and nowhere else: the transfer engine,
 garbage collection and the pull all ask this module, so they cannot disagree on which lock
@@ -122,6 +124,16 @@ class Unreadable:
         return DamagedManifest(self.manifest, self.problem, hint=hint)
 
 
+def alias_file(home: Path) -> Path:
+    """``<home>/aliases.toml``: read by the reference parser, which needs no Store."""
+    return Path(home) / "aliases.toml"
+
+
+def config_file(home: Path) -> Path:
+    """``<home>/config.toml``."""
+    return Path(home) / "config.toml"
+
+
 class Store:
     def __init__(self, home: Path) -> None:
         self.home = Path(home).expanduser().absolute()
@@ -134,6 +146,7 @@ class Store:
         self.usage = self.home / "usage"
         self.pins = self.home / "pins"
         self.copied = self.home / "copied"  # exists once links failed and a file was copied
+        self.catalog_cache_file = self.home / "catalog.cache"
         self.reservations = Reservations(self.partial / "reservations")
         self._cache: dict[Path, tuple[tuple[int, int, int], ModelInfo | Unreadable]] = {}
         self._disk_cache: _catalog_cache.CatalogCache | None = None
@@ -343,7 +356,7 @@ class Store:
         """Every manifest, each checked unless ``catalog.cache`` holds it under the same stat
         key (``_catalog_cache``); the cache is brought up to date, best effort."""
         if self._disk_cache is None:
-            self._disk_cache = _catalog_cache.load(self.home, self.located)
+            self._disk_cache = _catalog_cache.load(self.catalog_cache_file, self.home, self.located)
         names = sorted(_manifest_files(self._manifests_text))
         found = _split(self._read_all(map(Path, names), self._disk_cache))
         self._disk_cache.keep_only(set(names))
