@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,10 +22,9 @@ from pathlib import Path
 from ._errors import IntegrityError, InvalidReference, UsageError
 from ._fsutil import atomic_write, link_or_copy
 from ._models import ModelFile, ModelInfo
+from ._names import is_git_sha1
 from ._references import parse_reference
 from ._store import Store, safe_relpath
-
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass
@@ -58,7 +56,7 @@ def repo_folder(cache: Path, repo: str) -> Path:
 
 def _export_entry(store: Store, cache: Path, info: ModelInfo, report: ExportReport) -> None:
     repo = parse_reference(f"hf:{info.repo}").repo
-    if not _COMMIT.match(info.commit):
+    if not is_git_sha1(info.commit):
         raise IntegrityError(f"commit {info.commit[:48]!r} is not a commit hash")
     root = _real_dir(repo_folder(cache, repo), cache)
     blobs = _real_dir(root / "blobs", cache)
@@ -72,7 +70,7 @@ def _export_entry(store: Store, cache: Path, info: ModelInfo, report: ExportRepo
             report.linked += 1
         else:
             report.present += 1
-    if not _COMMIT.match(info.revision):
+    if not is_git_sha1(info.revision):
         revision = parse_reference(f"hf:{repo}@{info.revision}").revision
         ref = root / "refs" / revision
         _real_dir(ref.parent, cache)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ._errors import IntegrityError
+from ._names import is_git_sha1
 from ._store import safe_relpath
 
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -36,7 +36,7 @@ class FileFacts:
 
 def commit_sha(value: object, origin: str) -> str:
     """A commit id: exactly 40 lowercase hex (it names a model folder)."""
-    if not isinstance(value, str) or not _COMMIT.match(value):
+    if not is_git_sha1(value):
         raise IntegrityError(f"{origin} gave a malformed commit id: {_short(value)}")
     return value
 
@@ -71,7 +71,7 @@ def sha256_of(value: object, origin: str, path: str) -> str | None:
     """An LFS sha256: 64 hex, or None when absent."""
     if value is None:
         return None
-    if not isinstance(value, str) or not _SHA256.match(value):
+    if not isinstance(value, str) or not _SHA256.fullmatch(value):
         raise IntegrityError(f"{origin} gave a malformed sha256 for {path!r}: {_short(value)}")
     return value.lower()
 
@@ -80,7 +80,7 @@ def sha1_of(value: object, origin: str, path: str) -> str | None:
     """A git blob id: 40 hex, or None when absent."""
     if value is None:
         return None
-    if not isinstance(value, str) or not _SHA1.match(value):
+    if not isinstance(value, str) or not _SHA1.fullmatch(value):
         raise IntegrityError(f"{origin} gave a malformed blob id for {path!r}: {_short(value)}")
     return value.lower()
 
@@ -120,9 +120,9 @@ def etag_hash(value: str | None) -> tuple[str | None, str | None]:
     if not value:
         return None, None
     tag = value.strip().removeprefix("W/").strip().strip('"')
-    if _SHA256.match(tag):
+    if _SHA256.fullmatch(tag):
         return tag.lower(), None
-    if _SHA1.match(tag):
+    if _SHA1.fullmatch(tag):
         return None, tag.lower()
     return None, None
 

@@ -26,20 +26,18 @@ and any problem is one UsageError naming the model and field.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from ._errors import ProvisionerError, UsageError
 from ._models import ModelFile, ModelInfo
+from ._names import is_git_sha1, is_sha256
 from ._references import ModelReference, parse_reference
 from ._store import safe_relpath
 
 LOCK_SCHEMA = 1
 MAX_LOCKFILE = 64 << 20  # bytes: a lockfile of 100,000 files is ~20 MB
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MODEL_KEYS = {"reference", "repo", "commit", "files"}
 _FILE_KEYS = {"path", "size", "sha256", "git_sha1", "lfs"}
 _MAX_SIZE = 1 << 53  # larger than any disk; also where JSON numbers stop being exact
@@ -144,7 +142,7 @@ def _model(data: object, where: str) -> LockedModel:
         raise UsageError(f"{where}: {exc.message}") from None
     if repo_ref.repo != repo or repo.casefold() != ref.repo.casefold():
         raise UsageError(f"{where}.repo: {repo!r} is not the repository of {ref.canonical}")
-    if not isinstance(commit, str) or not _COMMIT.match(commit):
+    if not is_git_sha1(commit):
         raise UsageError(f"{where}.commit: expected 40 lowercase hex digits")
     if not isinstance(files, list) or not files:
         raise UsageError(f"{where}.files: expected a non-empty list")
@@ -168,10 +166,10 @@ def _file(data: object, where: str) -> ModelFile:
     if type(size) is not int or not 0 <= size < _MAX_SIZE:
         raise UsageError(f"{where}.size: expected a whole number of bytes")
     sha256 = data["sha256"]
-    if not isinstance(sha256, str) or not _SHA256.match(sha256):
+    if not is_sha256(sha256):
         raise UsageError(f"{where}.sha256: expected 64 lowercase hex digits")
     git_sha1 = data.get("git_sha1")
-    if git_sha1 is not None and (not isinstance(git_sha1, str) or not _COMMIT.match(git_sha1)):
+    if git_sha1 is not None and not is_git_sha1(git_sha1):
         raise UsageError(f"{where}.git_sha1: expected 40 lowercase hex digits")
     lfs = data.get("lfs", git_sha1 is None)
     if not isinstance(lfs, bool):

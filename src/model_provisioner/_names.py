@@ -7,6 +7,7 @@ into a path; a name that fails is an IntegrityError, never a path outside the ho
 from __future__ import annotations
 
 import re
+from typing import TypeGuard
 
 from . import _references as references
 from ._errors import IntegrityError
@@ -16,11 +17,11 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _GIT_SHA1 = re.compile(r"^[0-9a-f]{40}$")
 
 
-def is_sha256(value: object) -> bool:
+def is_sha256(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and _SHA256.fullmatch(value) is not None
 
 
-def is_git_sha1(value: object) -> bool:
+def is_git_sha1(value: object) -> TypeGuard[str]:
     """A git object id: a commit sha or a blob id (40 lowercase hex)."""
     return isinstance(value, str) and _GIT_SHA1.fullmatch(value) is not None
 

@@ -9,19 +9,17 @@ whose link leads anywhere but its repo's ``blobs/`` folder is refused.
 
 from __future__ import annotations
 
-import re
 import stat
 from pathlib import Path
 
 from .._errors import IntegrityError, InvalidReference, ModelNotFound, UsageError
+from .._names import is_git_sha1, is_sha256
 from .._references import ModelReference, parse_reference
 from .._selection import select_files
 from .._store import safe_relpath
 from ._adopt import Candidate, Skipped, SourceFile
 from ._entries import PlannedEntry, plan_entries
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_SHA1 = re.compile(r"^[0-9a-f]{40}$")
 _MAX_REF = 4096
 
 
@@ -79,7 +77,7 @@ def _revision(
     assert isinstance(revision, CachedRevisionInfo)
     commit = revision.commit_hash
     snapshot = revision.snapshot_path
-    if not _SHA1.match(commit):
+    if not is_git_sha1(commit):
         return [], [Skipped(str(snapshot), "skipped: the folder name is not a commit hash")]
     names = sorted(r for r in revision.refs if _valid_revision(r)) or [commit]
     if want is not None:
@@ -139,9 +137,9 @@ def _source_file(
     else:
         name = ""  # a real file in the snapshot (no-symlink mode): hashed, no name to check
         blob_path = file_path
-    if name and _SHA256.match(name):
+    if is_sha256(name):
         return SourceFile(path, blob_path, sha256=name), ""
-    if name and _SHA1.match(name):
+    if is_git_sha1(name):
         return SourceFile(path, blob_path, git_sha1=name), ""
     if name:
         return None, f"blob name {name[:20]!r} is not a sha256 or git blob id"

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
 from collections import defaultdict
 from pathlib import Path
@@ -27,12 +26,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .._errors import IntegrityError, InvalidReference
+from .._names import is_sha256
 from .._references import ModelReference, parse_reference
 from .._store import safe_relpath
 from ._adopt import Candidate, Skipped, SourceFile
 from ._entries import plan_entries
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MAX_SIDECAR = 1 << 20
 
 
@@ -108,7 +107,7 @@ def _manifest_origins(folder: Path) -> dict[str, Origin]:
 
 def _origin(repo: str, revision: str, rel: str, etag: str) -> Origin | None:
     sha256 = etag.removeprefix("W/").strip('"').lower()
-    if not _SHA256.match(sha256):
+    if not is_sha256(sha256):
         return None
     try:
         ref = parse_reference(f"hf:{repo}@{revision}")
