@@ -86,7 +86,7 @@ def set_alias(home: Path, name: str, reference: str) -> dict[str, str]:
     from ._references import parse_reference
 
     name = name.lower()
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InvalidReference(f"{name!r} cannot be an alias: lower-case letters, digits, '-._'")
     target = parse_reference(reference, {})
     table = load_aliases(home)

@@ -62,7 +62,7 @@ class ModelReference:
     @property
     def pinned(self) -> bool:
         """A 40-hex commit never moves, so an installed entry is final."""
-        return bool(_COMMIT.match(self.revision))
+        return bool(_COMMIT.fullmatch(self.revision))
 
     @property
     def canonical(self) -> str:
@@ -143,7 +143,7 @@ def _check_characters(text: str) -> None:
 def _resolve_alias(text: str, aliases: Mapping[str, str]) -> ModelReference:
     name, _, selector = text.partition(":")
     name = name.lower()
-    if not _ALIAS.match(name):
+    if not _ALIAS.fullmatch(name):
         raise InvalidReference(f"{_show(text)} is neither ORG/NAME nor a known alias")
     if name not in aliases:
         raise unknown_alias(name, aliases)
@@ -207,7 +207,7 @@ def _check_repo(repo: str, original: str) -> str:
     if len(parts) != 2:
         raise InvalidReference(f"{_show(original)}: repository must be ORG/NAME")
     for part in parts:
-        if not _REPO_PART.match(part):
+        if not _REPO_PART.fullmatch(part):
             raise InvalidReference(
                 f"{_show(original)}: {part!r} is not a valid repository name part "
                 "(letters, digits, '-', '_', '.'; at most 96)"
@@ -218,7 +218,7 @@ def _check_repo(repo: str, original: str) -> str:
 
 
 def _check_revision(revision: str, original: str) -> str:
-    if not _REVISION.match(revision):
+    if not _REVISION.fullmatch(revision):
         raise InvalidReference(f"{_show(original)}: {revision!r} is not a valid revision")
     if ".." in revision or revision.startswith(("/", "-", ".")) or revision.endswith("/"):
         raise InvalidReference(f"{_show(original)}: {revision!r} is not a valid revision")
