@@ -38,7 +38,9 @@ def test_a_sha256_is_64_lowercase_hex_only(bad: object) -> None:
         check_sha256(bad)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("bad", ["org", "org/name/x", "../x", "org/..", "/org/name", "", "a/b@c"])
+@pytest.mark.parametrize(
+    "bad", ["org", "org/name/x", "../x", "org/..", "/org/name", "", "a/b@c", "org/name\n"]
+)
 def test_repo_ids_are_org_slash_name(bad: str) -> None:
     assert not is_repo_id(bad)
     with pytest.raises(IntegrityError):
