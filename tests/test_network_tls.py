@@ -4,16 +4,19 @@ certificate can be wrong ends in one line; huggingface_hub's own client is the c
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import certifi
 import huggingface_hub
 import pytest
 import trustme
+from huggingface_hub.utils._http import default_client_factory
 
 from model_provisioner import TLSError
-from model_provisioner._network import network
+from model_provisioner._network import CA_VARIABLES, Trust, network, trust
 from tests.hub import FixtureHub, HubServer
 from tests.makers import make_gguf_repo
 from tests.network_helpers import clean_env, error_line, provisioner, server_tls, write_ca
@@ -47,8 +50,9 @@ def tls_server(fixture_hub: FixtureHub, ca: trustme.CA) -> Iterator[HubServer]:
 
 @pytest.fixture
 def fresh_hf_session() -> Iterator[None]:
-    """huggingface_hub builds its client (and reads SSL_CERT_FILE) once: rebuild around a test."""
-    huggingface_hub.close_session()
+    """huggingface_hub's own default client, built afresh (it reads SSL_CERT_FILE once, and a
+    search in this process handed it our factory)."""
+    huggingface_hub.set_client_factory(default_client_factory)
     yield
     huggingface_hub.close_session()
 
@@ -101,37 +105,141 @@ def test_an_untrusted_hub_is_one_line_naming_the_variable(
     ran = provisioner(home, clean_env(), "--endpoint", tls_server.url, "pull", repo)
     assert ran.code == 1
     line = error_line(ran)
-    assert "TLS certificate rejected" in line and "set SSL_CERT_FILE" in line
+    assert "TLS certificate rejected" in line and "set REQUESTS_CA_BUNDLE or SSL_CERT_FILE" in line
     assert tls_server.log() == []
 
 
-def test_requests_ca_bundle_is_not_read_and_the_error_says_so(
-    home: Path, tls_server: HubServer, repo: str, ca_file: Path
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"])
+def test_each_bundle_variable_is_trusted_by_every_request(
+    home: Path, tls_server: HubServer, repo: str, ca_file: Path, variable: str
 ) -> None:
-    """As in huggingface_hub >= 1.0 (its client is the control below)."""
-    env = clean_env(REQUESTS_CA_BUNDLE=str(ca_file))
-    ran = provisioner(home, env, "--endpoint", tls_server.url, "pull", repo)
+    """Metadata, file bodies from the CDN, ``info --remote`` and search (huggingface_hub's
+    client) all trust it, on a machine that presets every variable to the system bundle
+    (as this project's CI image does): no order of precedence would make that work."""
+    preset = {name: certifi.where() for name in CA_VARIABLES if name != "SSL_CERT_DIR"}
+    env = clean_env(**{**preset, variable: str(ca_file)})
+    endpoint = ("--endpoint", tls_server.url)
+    pulled = provisioner(home, env, *endpoint, "pull", repo)
+    assert pulled.code == 0, pulled.err
+    tls_server.settle()
+    assert any(e.listener == "cdn" and e.file == FILE and e.complete for e in tls_server.log())
+    remote = provisioner(home, env, *endpoint, "--json", "info", "--remote", repo)
+    assert remote.code == 0, remote.err
+    assert repo in json.loads(remote.out)["reference"]
+    found = provisioner(home, env, *endpoint, "search", "secure")
+    assert (found.code, found.out.split("\t")[0]) == (0, repo), found.err
+
+
+@pytest.mark.parametrize("variable", CA_VARIABLES[:3])
+@pytest.mark.parametrize("command", ["pull", "search"])
+def test_a_bundle_without_the_servers_ca_is_one_line_at_once(
+    home: Path, tls_server: HubServer, repo: str, tmp_path: Path, variable: str, command: str
+) -> None:
+    """A wrong bundle: one line naming it, no retries (huggingface_hub alone retries a
+    rejected certificate five times, 23 s, printing a warning each time)."""
+    wrong = write_ca(trustme.CA(), tmp_path / "other-ca.pem")
+    args = ["pull", repo] if command == "pull" else ["search", "secure"]
+    ran = provisioner(
+        home, clean_env(**{variable: str(wrong)}), "--endpoint", tls_server.url, *args
+    )
     assert ran.code == 1
-    assert "REQUESTS_CA_BUNDLE is not read" in error_line(ran)
+    line = error_line(ran)
+    assert "Retrying" not in ran.err and "thrown while" not in ran.err
+    assert "TLS certificate rejected" in line and f"not in {variable}={wrong}" in line
+    assert tls_server.log() == []
 
 
-def test_ssl_cert_dir_is_read(
-    home: Path, tls_server: HubServer, repo: str, ca: trustme.CA, tmp_path: Path
+def test_a_bundle_that_cannot_be_loaded_is_one_line(
+    home: Path, tls_server: HubServer, repo: str, tmp_path: Path
 ) -> None:
-    """SSL_CERT_DIR, an OpenSSL hashed folder, is honoured like huggingface_hub honours it."""
+    missing = tmp_path / "gone.pem"
+    env = clean_env(REQUESTS_CA_BUNDLE=str(missing))
+    for args in (["pull", repo], ["search", "secure"], ["info", "--remote", repo]):
+        ran = provisioner(home, env, "--endpoint", tls_server.url, *args)
+        assert ran.code == 1
+        assert error_line(ran) == (
+            f"error: cannot load the trusted certificates from REQUESTS_CA_BUNDLE={missing}: "
+            "No such file or directory"
+        )
+
+
+def test_a_stale_bundle_does_not_break_a_plain_http_mirror(
+    home: Path, hub_server: HubServer, repo: str, tmp_path: Path
+) -> None:
+    """The CAs are loaded at the first https connection (requests does the same)."""
+    env = clean_env(REQUESTS_CA_BUNDLE=str(tmp_path / "gone.pem"))
+    ran = provisioner(home, env, "--endpoint", hub_server.url, "pull", repo)
+    assert ran.code == 0, ran.err
+
+
+@pytest.mark.parametrize(
+    ("variable", "content", "reason"),
+    [
+        ("REQUESTS_CA_BUNDLE", None, "No such file or directory"),
+        ("CURL_CA_BUNDLE", b"", "no PEM certificate in it"),
+        (
+            "SSL_CERT_FILE",
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            "not PEM certificates",
+        ),
+        ("SSL_CERT_FILE", "folder", "Is a directory"),
+        ("SSL_CERT_DIR", None, "not a folder"),
+        ("SSL_CERT_DIR", b"a file", "not a folder"),
+    ],
+)
+def test_every_unloadable_bundle_names_its_variable(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    content: bytes | str | None,
+    reason: str,
+) -> None:
+    bundle = tmp_path / "bundle"
+    if content == "folder":
+        bundle.mkdir()
+    elif isinstance(content, bytes):
+        bundle.write_bytes(content)
+    for name in CA_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, str(bundle))
+    net = network()  # proxies and trust are read; nothing is loaded yet
+    with pytest.raises(TLSError) as raised:
+        assert net.context is not None
+    assert str(raised.value) == (
+        f"cannot load the trusted certificates from {variable}={bundle}: {reason}"
+    )
+
+
+def test_every_named_bundle_is_trusted_and_the_system_store_only_when_none_is(
+    tmp_path: Path, ca_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = write_ca(trustme.CA(), tmp_path / "other.pem")
+    for name in CA_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert trust() == Trust() and trust().label == "the system store"
+    assert network().context.cert_store_stats()["x509_ca"] > 0
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(other))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
+    assert trust().label == f"REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE={ca_file}; SSL_CERT_FILE={other}"
+    assert network().context.cert_store_stats()["x509_ca"] == 2  # the same file loaded once
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "")  # empty is unset, as in requests and httpx2
+    assert [name for name, _ in trust().named] == ["CURL_CA_BUNDLE", "SSL_CERT_FILE"]
+
+
+@pytest.mark.parametrize("variable", ["SSL_CERT_DIR", "REQUESTS_CA_BUNDLE"])
+def test_a_hashed_folder_is_read(
+    home: Path, tls_server: HubServer, repo: str, ca: trustme.CA, tmp_path: Path, variable: str
+) -> None:
+    """An OpenSSL hashed folder: SSL_CERT_DIR as huggingface_hub reads it, or a bundle variable
+    naming a folder, as requests allows."""
     folder = tmp_path / "certs"
     folder.mkdir()
     write_ca(ca, folder / "ca.pem")
     subprocess.run(["openssl", "rehash", str(folder)], check=True, capture_output=True)
-    env = clean_env(SSL_CERT_DIR=str(folder))
+    env = clean_env(**{variable: str(folder)})
     ran = provisioner(home, env, "--endpoint", tls_server.url, "pull", repo)
     assert ran.code == 0, ran.err
-
-
-def test_a_missing_ca_file_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "nowhere.pem"))
-    with pytest.raises(TLSError, match=r"SSL_CERT_FILE=.*nowhere\.pem"):
-        network()
 
 
 @pytest.mark.usefixtures("fresh_hf_session")
@@ -142,8 +250,9 @@ def test_huggingface_hub_is_the_control(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The real client trusts exactly what we trust: the CA file works, REQUESTS_CA_BUNDLE not."""
-    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+    """What huggingface_hub's own client reads (SSL_CERT_FILE, not REQUESTS_CA_BUNDLE), and that
+    it downloads from the TLS fixture: the control for the tests above."""
+    for name in CA_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
     with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED"):

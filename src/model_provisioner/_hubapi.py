@@ -21,7 +21,7 @@ from urllib.parse import urljoin
 import httpx
 
 from ._errors import AuthError, ModelNotFound, NetworkError, ProvisionerError
-from ._network import lasting_failure, routed_transport
+from ._network import lasting_failure, origin, routed_transport
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 5
@@ -68,12 +68,12 @@ class HubHttp:
             try:
                 chain = self._follow(method, url, params)
             except httpx.HTTPError as exc:
-                problem = lasting_failure(exc, _where(url))
+                problem = lasting_failure(exc, origin(url))
                 if problem is not None:
                     raise problem from exc
                 failures += 1
                 if failures > self.config.retries:
-                    raise NetworkError(f"cannot reach {_where(url)}: {_describe(exc)}") from exc
+                    raise NetworkError(f"cannot reach {origin(url)}: {_describe(exc)}") from exc
                 time.sleep(self._delay(failures, None))
                 continue
             final = chain[-1]
@@ -88,7 +88,7 @@ class HubHttp:
             return json.loads(response.content)
         except ValueError as exc:
             raise NetworkError(
-                f"{_where(str(response.url))} sent an answer that is not JSON"
+                f"{origin(str(response.url))} sent an answer that is not JSON"
             ) from exc
 
     def pages(self, url: str, params: dict[str, str]) -> Iterator[httpx.Response]:
@@ -102,7 +102,7 @@ class HubHttp:
             yield response
             link = response.links.get("next", {}).get("url") if response.is_success else None
             next_url, query = (urljoin(str(response.url), link) if link else None), None
-        raise NetworkError(f"{_where(url)} listed more than {MAX_PAGES} pages")
+        raise NetworkError(f"{origin(url)} listed more than {MAX_PAGES} pages")
 
     def _follow(self, method: str, url: str, params: dict[str, str] | None) -> list[httpx.Response]:
         chain: list[httpx.Response] = []
@@ -128,7 +128,7 @@ class HubHttp:
             if not response.is_redirect or not location:
                 return chain
             url, params = urljoin(str(response.url), location), None
-        raise NetworkError(f"{_where(url)} redirected more than {MAX_REDIRECTS} times")
+        raise NetworkError(f"{origin(url)} redirected more than {MAX_REDIRECTS} times")
 
     def _delay(self, failures: int, retry_after: str | None) -> float:
         if retry_after is not None:
@@ -163,8 +163,8 @@ def refusal(response: httpx.Response, repo: str, what: str, *, token: bool) -> P
             f"{repo} not found, or needs a token (HTTP {status})", hint="set HF_TOKEN if private"
         )
     if status == 404:
-        return ModelNotFound(f"repository {repo} not found on {_where(str(response.url))}")
-    return NetworkError(f"{_where(str(response.url))} failed for {repo}: HTTP {status}")
+        return ModelNotFound(f"repository {repo} not found on {origin(str(response.url))}")
+    return NetworkError(f"{origin(str(response.url))} failed for {repo}: HTTP {status}")
 
 
 def route_missing(response: httpx.Response) -> bool:
@@ -179,15 +179,10 @@ def _read_bounded(response: httpx.Response, deadline: float) -> bytes:
     for chunk in response.iter_raw():
         body += chunk
         if len(body) > MAX_JSON:
-            raise NetworkError(f"{_where(str(response.url))} sent an answer over {MAX_JSON} bytes")
+            raise NetworkError(f"{origin(str(response.url))} sent an answer over {MAX_JSON} bytes")
         if time.monotonic() > deadline:
             raise httpx.ReadTimeout("the answer trickled in too slowly", request=response.request)
     return bytes(body)
-
-
-def _where(url: str) -> str:
-    parts = httpx.URL(url)
-    return f"{parts.scheme}://{parts.netloc.decode()}"
 
 
 def _describe(exc: httpx.HTTPError) -> str:

@@ -9,20 +9,30 @@ here once, with httpx2's own functions, reading the environment exactly as huggi
   (urllib's ``getproxies``, then httpx2's ``NO_PROXY`` rules and pattern priority). An https URL
   goes through a CONNECT tunnel, so the proxy sees neither the token nor the bytes; an http URL
   is forwarded in absolute form.
-- Trust: ``SSL_CERT_FILE``, else ``SSL_CERT_DIR``, else the system store
-  (``httpx2.create_ssl_context``). huggingface_hub >= 1.0 reads neither ``REQUESTS_CA_BUNDLE``
-  nor ``CURL_CA_BUNDLE`` (they were the requests era's), so neither do we: a certificate error
-  says so when one of them is set, rather than trusting a bundle the metadata calls ignore.
+- Trust: every CA bundle or folder named by ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``,
+  ``SSL_CERT_FILE`` or ``SSL_CERT_DIR`` (those set and not empty), together; none set: the
+  system store (httpx2's). Not a precedence: huggingface_hub >= 1.0 (httpx2) reads only
+  ``SSL_CERT_FILE`` then ``SSL_CERT_DIR``, requests and pip only ``REQUESTS_CA_BUNDLE`` then
+  ``CURL_CA_BUNDLE``, curl ``CURL_CA_BUNDLE`` first; and images (this project's CI among them)
+  preset all four to the system bundle, where any order would leave three of them dead: a
+  user adding a corporate CA with the variable their tool taught them would be ignored. Each
+  variable is the user saying "trust these"; trusting what any of them names trusts nothing
+  they did not name. A named file replaces the system store, as in all three clients; a folder
+  (``SSL_CERT_DIR``, or a bundle variable naming one, as requests allows) is an OpenSSL hashed
+  folder. Search goes through huggingface_hub, which is handed the same context. The context is
+  built at the first https connection, so a stale variable never breaks a plain-http mirror;
+  a bundle that cannot be loaded is one ``TLSError`` line naming its variable.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import os
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from urllib.parse import unquote, urlsplit
 from urllib.request import getproxies
 
@@ -32,8 +42,9 @@ from httpx2._utils import URLPattern, get_environment_proxies
 
 from ._errors import NetworkError, TLSError
 
-_CA_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
-_IGNORED_CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+# Which certificates to trust: all that these name (see the module docstring).
+CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
+_NO_CERTIFICATE = "NO_CERTIFICATE_OR_CRL_FOUND"
 _MISMATCH_CODES = frozenset({62, 63, 64})  # X509_V_ERR_{HOSTNAME,EMAIL,IP_ADDRESS}_MISMATCH
 CREDENTIALS = "put them in the proxy URL: http://user:password@host:port"
 _HOST_HINT = "the certificate is for other hosts: check the endpoint, or the server's certificate"
@@ -55,11 +66,72 @@ class Proxy:
 
 
 @dataclass(frozen=True)
-class Network:
-    """The proxy routes and the TLS context of one environment; shared by all threads."""
+class Trust:
+    """The certificates to trust: the bundles and folders that variables name, as
+    (variable, location) pairs; none, the system store."""
 
-    context: ssl.SSLContext
+    named: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def label(self) -> str:
+        """``A, B=/path; C=/other`` (variables naming the same place said once)."""
+        if not self.named:
+            return "the system store"
+        places: dict[str, list[str]] = {}
+        for variable, location in self.named:
+            places.setdefault(location, []).append(variable)
+        return "; ".join(f"{', '.join(names)}={where}" for where, names in places.items())
+
+    def load(self) -> ssl.SSLContext:
+        """The client context, or one TLSError line naming the bundle that cannot be loaded."""
+        if not self.named:
+            return httpx2.create_ssl_context(trust_env=False)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies; trusts only what is named
+        loaded: set[str] = set()
+        for variable, location in self.named:
+            if os.path.realpath(location) not in loaded:
+                _load_into(context, variable, location)
+                loaded.add(os.path.realpath(location))
+        return context
+
+
+def _load_into(context: ssl.SSLContext, variable: str, location: str) -> None:
+    try:
+        if variable == "SSL_CERT_DIR" or (variable != "SSL_CERT_FILE" and os.path.isdir(location)):
+            if not os.path.isdir(location):
+                raise NotADirectoryError(errno.ENOTDIR, "not a folder")
+            context.load_verify_locations(capath=location)
+        else:
+            context.load_verify_locations(cafile=location)
+    except ssl.SSLError as exc:
+        reason = (
+            "no PEM certificate in it" if exc.reason == _NO_CERTIFICATE else "not PEM certificates"
+        )
+        message = f"cannot load the trusted certificates from {variable}={location}: {reason}"
+        raise TLSError(message) from exc
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        message = f"cannot load the trusted certificates from {variable}={location}: {reason}"
+        raise TLSError(message) from exc
+
+
+def trust() -> Trust:
+    """What this environment says to trust (only read here)."""
+    return Trust(tuple((n, v) for n in CA_VARIABLES if (v := os.environ.get(n))))
+
+
+@dataclass(frozen=True)
+class Network:
+    """The proxy routes and the trust of one environment; shared by all threads."""
+
+    trust: Trust
     routes: tuple[tuple[URLPattern, str | None], ...]  # in httpx2's priority order
+
+    @cached_property
+    def context(self) -> ssl.SSLContext:
+        """Built at the first https connection (loading a CA store costs milliseconds, and a
+        stale variable must not break a plain-http mirror); one per environment."""
+        return self.trust.load()
 
     def proxy_for(self, url: str) -> Proxy | None:
         """The proxy for ``url``, or None to connect directly; first matching pattern wins."""
@@ -93,6 +165,12 @@ def parse_proxy(url: str) -> Proxy:
     return Proxy(url, parts.hostname, port, headers)
 
 
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, for messages about a connection (no credentials)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
 def redact_proxy(url: str) -> str:
     """A proxy URL for a message: never its credentials."""
     return url.rpartition("@")[2]
@@ -101,23 +179,14 @@ def redact_proxy(url: str) -> str:
 def network() -> Network:
     """The environment's network now; built once per distinct environment (loading the CA
     store costs milliseconds, and every worker of every run asks)."""
-    ca = tuple(os.environ.get(name) for name in _CA_VARIABLES)
-    proxies = tuple(sorted(getproxies().items()))
-    return _build(ca, proxies)
+    return _build(trust(), tuple(sorted(getproxies().items())))
 
 
 @lru_cache(maxsize=8)
-def _build(ca: tuple[str | None, ...], proxies: tuple[tuple[str, str], ...]) -> Network:
+def _build(trusted: Trust, proxies: tuple[tuple[str, str], ...]) -> Network:
     del proxies  # the cache key: get_environment_proxies reads the same values again
-    try:
-        context = httpx2.create_ssl_context()
-    except (OSError, ssl.SSLError) as exc:
-        named = ", ".join(f"{n}={v}" for n, v in zip(_CA_VARIABLES, ca, strict=True) if v)
-        raise TLSError(
-            f"cannot load the trusted certificates ({named or 'system store'}): {exc}"
-        ) from exc
     routes = {URLPattern(key): value for key, value in get_environment_proxies().items()}
-    return Network(context, tuple(sorted(routes.items(), key=lambda item: item[0])))
+    return Network(trusted, tuple(sorted(routes.items(), key=lambda item: item[0])))
 
 
 def lasting_failure(exc: BaseException, where: str) -> NetworkError | None:
@@ -130,7 +199,9 @@ def lasting_failure(exc: BaseException, where: str) -> NetworkError | None:
             return TLSError(f"{where}: TLS certificate rejected: {reason}", hint=hint)
         if isinstance(current, ssl.SSLError) and current.reason == "WRONG_VERSION_NUMBER":
             return TLSError(f"{where}: the server does not speak TLS (is it http://?)")
-        if isinstance(current, httpx.ProxyError) and str(current).startswith("407"):
+        if isinstance(current, httpx.ProxyError | httpx2.ProxyError) and str(current).startswith(
+            "407"
+        ):
             message = f"{where}: the proxy wants credentials ({current})"
             return NetworkError(message, hint=CREDENTIALS)
     return None
@@ -147,36 +218,29 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def _ca_hint() -> str:
-    if any(os.environ.get(n) for n in _CA_VARIABLES):
-        return "the CA that signed it is not in SSL_CERT_FILE/SSL_CERT_DIR"
-    ignored = [n for n in _IGNORED_CA_VARIABLES if os.environ.get(n)]
-    if ignored:
-        return (
-            f"{ignored[0]} is not read (nor by huggingface_hub >= 1.0): "
-            f"set SSL_CERT_FILE to that bundle"
-        )
-    return "set SSL_CERT_FILE to a bundle with the CA that signed it"
+    trusted = trust()
+    if not trusted.named:
+        return "set REQUESTS_CA_BUNDLE or SSL_CERT_FILE to a bundle with the CA that signed it"
+    hint = f"the CA that signed it is not in {trusted.label}"
+    if all(os.path.isdir(location) for _, location in trusted.named):
+        hint += " (a folder needs `openssl rehash`)"
+    return hint
 
 
 class RoutedTransport(httpx.BaseTransport):
     """An httpx transport that goes direct or through a proxy per request, as ``proxy_for``
-    says, trusting ``context``: httpx's own reading of the environment differs in details."""
+    says, trusting ``context``: httpx's own reading of the environment differs in details.
+    A transport is made per (proxy, scheme) on first use, so plain http never loads the CAs."""
 
     def __init__(self, net: Network) -> None:
         self.net = net
-        self._direct = httpx.HTTPTransport(verify=net.context, trust_env=False)
-        self._proxied: dict[str, httpx.HTTPTransport] = {}
+        self._transports: dict[tuple[str | None, bool], httpx.HTTPTransport] = {}
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         proxy = self.net.proxy_for(str(request.url))
+        transport = self._transport(proxy, request.url.scheme == "https")
         if proxy is None:
-            return self._direct.handle_request(request)
-        transport = self._proxied.get(proxy.url)
-        if transport is None:
-            transport = httpx.HTTPTransport(
-                proxy=proxy.url, verify=self.net.context, trust_env=False
-            )
-            self._proxied[proxy.url] = transport
+            return transport.handle_request(request)
         try:
             return transport.handle_request(request)
         except httpx.ConnectError as exc:
@@ -184,8 +248,17 @@ class RoutedTransport(httpx.BaseTransport):
                 raise  # the tunnel stood; the handshake with the server behind it failed
             raise httpx.ProxyError(f"cannot connect to {proxy.label}: {exc}") from exc
 
+    def _transport(self, proxy: Proxy | None, https: bool) -> httpx.HTTPTransport:
+        key = (None if proxy is None else proxy.url, https)
+        transport = self._transports.get(key)
+        if transport is None:
+            verify: ssl.SSLContext | bool = self.net.context if https else False
+            transport = httpx.HTTPTransport(proxy=key[0], verify=verify, trust_env=False)
+            self._transports[key] = transport
+        return transport
+
     def close(self) -> None:
-        for transport in (self._direct, *self._proxied.values()):
+        for transport in self._transports.values():
             transport.close()
 
 

@@ -2,17 +2,26 @@
 
 The answer comes from a server: every hit is checked (repo id by the reference rules, counts as
 non-negative integers) and a malformed one is dropped, not shown.
+
+huggingface_hub sends through one shared httpx2 client; ``_trusting_client`` builds it (with
+``set_client_factory``, its documented way to set certificates) as its default is, but with
+the trust ``_network`` decides, so a bundle in ``REQUESTS_CA_BUNDLE`` counts here as in a pull,
+and a failure no retry can fix (a rejected certificate) is raised at once instead of being
+retried for 23 s.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import InvalidReference, NetworkError, OfflineError, UsageError
 from ._hub import HubSettings
 from ._references import parse_reference
+
+if TYPE_CHECKING:
+    import httpx2
 
 MAX_QUERY = 200
 
@@ -32,7 +41,7 @@ class SearchHit:
 
 def search_gguf(settings: HubSettings, text: str, limit: int = 20) -> list[SearchHit]:
     """GGUF model repos whose id contains ``text``, most downloaded first."""
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi, set_client_factory
     from huggingface_hub import errors as hf_errors
 
     query = text.strip()
@@ -40,6 +49,7 @@ def search_gguf(settings: HubSettings, text: str, limit: int = 20) -> list[Searc
         raise UsageError(f"search text must be 1 to {MAX_QUERY} printable characters")
     if settings.offline:
         raise OfflineError("search needs the Hub and HF_HUB_OFFLINE is set")
+    set_client_factory(_trusting_client)
     api = HfApi(endpoint=settings.endpoint, token=settings.token or False)
     try:
         found = api.list_models(search=query, filter="gguf", sort="downloads", limit=limit)
@@ -54,6 +64,31 @@ def search_gguf(settings: HubSettings, text: str, limit: int = 20) -> list[Searc
             raise NetworkError(f"cannot reach the Hub to search: {exc}") from exc
         raise
     return hits[:limit]
+
+
+def _trusting_client() -> httpx2.Client:
+    """huggingface_hub's client as its default factory makes it, trusting what we trust."""
+    import httpx2
+    from huggingface_hub.utils._http import hf_request_event_hook
+
+    from ._network import lasting_failure, network, origin
+
+    class TrustingClient(httpx2.Client):
+        def send(self, request: httpx2.Request, **kwargs: Any) -> httpx2.Response:
+            try:
+                return super().send(request, **kwargs)
+            except httpx2.TransportError as exc:
+                problem = lasting_failure(exc, origin(str(request.url)))
+                if problem is not None:
+                    raise problem from exc
+                raise
+
+    return TrustingClient(
+        event_hooks={"request": [hf_request_event_hook]},
+        follow_redirects=True,
+        timeout=None,
+        verify=network().context,
+    )
 
 
 def _hit(model: Any) -> SearchHit | None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from .._errors import AuthError, DiskSpaceError, ModelNotFound, NetworkError
-from .._network import CREDENTIALS, Network, Proxy, lasting_failure, network
+from .._network import CREDENTIALS, Network, Proxy, lasting_failure, network, origin
 from .._units import format_bytes
 
 RECV_BUFFER = 4 << 20
@@ -237,12 +237,6 @@ def _proxy_failure(exc: OSError, proxy: Proxy, url: str) -> Exception:
     if status in (403, 405):
         return NetworkError(f"{proxy.label} refused a tunnel to {origin(url)} ({status} {text})")
     return Transient(f"{proxy.label} could not open a tunnel to {origin(url)} ({status} {text})")
-
-
-def origin(url: str) -> str:
-    """``scheme://host:port`` of ``url``, for messages about a connection."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
 
 
 def request(
