@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,13 @@ def test_a_configured_endpoint_and_connection_cap_are_used_by_pull(
     code, _, err = cli_runner(home, None, capsys)("pull", "Org/Conf-GGUF")
     assert code == 0, err
     assert ModelProvisioner(home).find_local_model("Org/Conf-GGUF") is not None
+
+
+def test_a_fifo_or_a_folder_in_place_of_the_file_is_one_line_not_a_hang(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "config.toml")  # no writer: a plain open() would wait for one forever
+    with pytest.raises(UsageError, match="not a regular file"):
+        load_config(tmp_path, {})
+    (tmp_path / "config.toml").unlink()
+    (tmp_path / "config.toml").mkdir()
+    with pytest.raises(UsageError, match="cannot read"):
+        load_config(tmp_path, {})

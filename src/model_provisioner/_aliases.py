@@ -4,16 +4,23 @@ The file is written with the seed table the first time a name is looked up (or a
 listed, added or removed); after that it is the user's, and an unknown name is an error, never
 a default model. It is read only when a reference has no ``/``: ``path org/repo`` never pays for
 TOML.
+
+``alias NAME REF`` and ``alias --rm NAME`` edit the file with tomlkit, which keeps every
+comment, blank line and spacing the user wrote: only the entry's own line changes. A file that
+does not read (broken TOML, not UTF-8, not a regular file) is one UsageError and is never
+written; an edit is written only once it reads back as exactly the table intended.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from ._errors import InvalidReference, ProvisionerError, UsageError
-from ._fsutil import atomic_write
+from ._fsutil import atomic_write, read_user_file
 from ._store import alias_file
 
 # The original script's names, pointed at official or widely used Q4_K_M GGUF repos (the
@@ -72,13 +79,29 @@ def load_aliases(home: Path) -> dict[str, str]:
             _write(path, SEED)
         except (OSError, ProvisionerError):
             return dict(SEED)  # a read-only home still resolves the seeded names
-    try:
-        import tomllib
+    return _table(_parse(path, _read(path)))
 
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+
+def _read(path: Path) -> str:
+    try:
+        return read_user_file(path).decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise UsageError(f"cannot read alias file {path}: {reason}") from exc
+
+
+def _parse(path: Path, text: str) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"cannot read alias file {path}: {exc}") from exc
-    return {str(k).lower(): str(v) for k, v in data.items() if isinstance(v, str)}
+
+
+def _table(data: Mapping[str, Any]) -> dict[str, str]:
+    """The aliases in a parsed file: top-level strings, names without case."""
+    return {str(k).lower(): v for k, v in data.items() if isinstance(v, str)}
 
 
 def set_alias(home: Path, name: str, reference: str) -> dict[str, str]:
@@ -89,20 +112,43 @@ def set_alias(home: Path, name: str, reference: str) -> dict[str, str]:
     if not _NAME.fullmatch(name):
         raise InvalidReference(f"{name!r} cannot be an alias: lower-case letters, digits, '-._'")
     target = parse_reference(reference, {})
-    table = load_aliases(home)
-    table[name] = target.canonical
-    _write(alias_file(home), table)
-    return table
+    return _edit(home, name, target.canonical)
 
 
 def remove_alias(home: Path, name: str) -> dict[str, str]:
-    table = load_aliases(home)
-    if name.lower() not in table:
+    return _edit(home, name.lower(), None)
+
+
+def _edit(home: Path, name: str, reference: str | None) -> dict[str, str]:
+    """Set ``name`` to ``reference`` (None: remove it), touching only its own line."""
+    import tomlkit
+
+    load_aliases(home)  # seeds a missing file
+    path = alias_file(home)
+    text = _read(path)
+    table = _table(_parse(path, text))
+    if reference is None and name not in table:
         from ._references import unknown_alias
 
-        raise unknown_alias(name.lower(), table)
-    del table[name.lower()]
-    _write(alias_file(home), table)
+        raise unknown_alias(name, table)
+    try:
+        doc = tomlkit.parse(text)
+    except tomlkit.exceptions.TOMLKitError as exc:
+        raise UsageError(f"cannot edit alias file {path}: {exc}") from exc
+    spellings = [k for k in doc if k.lower() == name]
+    if any(not isinstance(doc[k], str) for k in spellings):
+        raise UsageError(f'alias file {path}: {name!r} is not a name = "reference" line')
+    for stale in spellings[1 if reference is not None else 0 :]:
+        del doc[stale]  # the same name in another case: one entry is left, or none
+    if reference is not None:
+        doc[spellings[0] if spellings else name] = reference
+        table[name] = reference
+    else:
+        del table[name]
+    edited = tomlkit.dumps(doc)
+    if _table(_parse(path, edited)) != table:
+        raise UsageError(f"cannot edit alias file {path} without changing other entries")
+    atomic_write(Path(os.path.realpath(path)), edited.encode())  # through a dotfiles symlink
     return table
 
 

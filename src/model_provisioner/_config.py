@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ._errors import UsageError
+from ._fsutil import read_user_file
 from ._store import config_file
 
 MAX_CONNECTIONS = 64
@@ -119,7 +120,7 @@ def read_config(home: Path) -> Config:
     """``<home>/config.toml``, or all defaults when there is none."""
     path = config_file(home)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_user_file(path).decode("utf-8")
     except FileNotFoundError:
         return Config()
     except (OSError, UnicodeDecodeError) as exc:

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -106,6 +107,23 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise_if_no_space(exc, path)
         raise
     fsync_dir(path.parent)
+
+
+def read_user_file(path: Path, limit: int = 1 << 20) -> bytes:
+    """A small file the user edits (aliases, config): a FIFO, a device or a folder in its place
+    is refused instead of blocking or reading forever; a symlink is followed (dotfiles)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit >> 10} KiB")
+    return data
 
 
 def copy_durably(source: Path, tmp: Path) -> None:
