@@ -242,6 +242,23 @@ def test_folder_with_links_out_and_a_pipe(tmp_path: Path) -> None:
     _check_run(tmp_path, folder, run)
 
 
+def test_a_file_name_that_would_forge_output_is_skipped(tmp_path: Path) -> None:
+    """The one path rule (``_names.path_problem``) a server's listing meets: before it, a
+    folder's ``x\nerror: ...gguf`` became an entry whose ``list`` line forged another."""
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "model.Q4_K_M.gguf").write_bytes(GGUF)
+    (folder / "x\nerror: forged.Q8_0.gguf").write_bytes(GGUF + b"f")
+    (folder / "evil\u202efoog.Q5_K_M.gguf").write_bytes(GGUF + b"e")
+
+    def run(home: Path) -> None:
+        report = ModelProvisioner(home).import_folder(folder, "me/model")
+        assert [i.selector for i in report.imported] == ["model.Q4_K_M.gguf"]
+        assert [str(s).count("not a usable file name") for s in report.skipped] == [1, 1]
+
+    _check_run(tmp_path, folder, run)
+
+
 def test_bad_names_are_usage_errors(tmp_path: Path) -> None:
     p = ModelProvisioner(tmp_path / "home")
     for name in ("../x", "a/b/c", "me/x:sel", "/etc"):

@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ._errors import IntegrityError
-from ._names import is_git_sha1
-from ._store import safe_relpath
+from ._names import is_git_sha1, safe_relpath
 
 _SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 MAX_SIZE = 1 << 50  # 1 PiB: larger is a hostile number, not a model file
 _T = TypeVar("_T")
 
@@ -86,15 +84,14 @@ def sha1_of(value: object, origin: str, path: str) -> str | None:
 
 
 def path_of(value: object, origin: str) -> str:
-    """A repo path that stays inside the model folder and prints as one line.
-
-    Control characters are refused too: a name with a newline could forge lines of output.
-    """
+    """A repo path that stays inside the model folder and prints as one line (the rule is
+    ``_names.path_problem``, shared with the lockfile, manifests and imports)."""
     if not isinstance(value, str):
         raise IntegrityError(f"{origin} gave a file name that is not a string: {_short(value)}")
-    if _CONTROL.search(value):
-        raise IntegrityError(f"{origin} gave a file name with control characters: {_short(value)}")
-    return safe_relpath(value)
+    try:
+        return safe_relpath(value)
+    except IntegrityError as exc:
+        raise IntegrityError(f"{origin} listed {exc.message}") from None
 
 
 def check_layout(paths: Iterable[str], origin: str) -> None:

@@ -141,7 +141,7 @@ def _file(item: object) -> ModelFile:
     try:
         safe_relpath(path)
     except IntegrityError as exc:
-        raise ManifestProblem(f"file path {path!r} leaves the model folder") from exc
+        raise ManifestProblem(exc.message) from exc
     size = item.get("size")
     if type(size) is not int or size < 0:
         raise ManifestProblem(f"{path}: size {size!r} is not a byte count")

@@ -7,6 +7,7 @@ into a path; a name that fails is an IntegrityError, never a path outside the ho
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import TypeGuard
 
 from . import _references as references
@@ -14,6 +15,9 @@ from ._errors import IntegrityError
 from ._references import PROVIDERS
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_UNPRINTED = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_DRIVE = re.compile(r"[A-Za-z]:")
 _GIT_SHA1 = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -55,17 +59,42 @@ def check_provider(value: str) -> str:
     return value
 
 
-def safe_relpath(path: str) -> str:
-    """Refuse a repo path that would land outside its folder: a hostile listing stops here."""
-    parts = path.split("/") if isinstance(path, str) else [""]
+def path_problem(path: object) -> str | None:
+    """Why ``path`` cannot be a file of a repo folder, or None: the one rule for every path
+    that comes from outside (a server's listing, a lockfile, a manifest, an imported folder).
+
+    It must stay below its folder, and print as itself on one line: no control (Cc), format
+    (Cf: bidi overrides, zero-width marks), surrogate (Cs) or line/paragraph separator
+    (Zl, Zp) characters, so a name can neither forge lines of output nor hide what it is. Not
+    ``str.isprintable``: that also refuses spaces such as NBSP, and every code point this
+    Python's Unicode tables do not know, so a lockfile written under one Python could be
+    refused under another.
+    """
+    if not isinstance(path, str) or not path:
+        return "with no name"
     if (
-        not isinstance(path, str)
-        or not path
-        or path.startswith("/")
-        or "\\" in path
-        or "\x00" in path
-        or any(p in ("", ".", "..") for p in parts)
-        or re.match(r"^[A-Za-z]:", path)
+        _ASCII_CONTROL.search(path)
+        if path.isascii()
+        else any(unicodedata.category(c) in _UNPRINTED for c in path)
     ):
-        raise IntegrityError(f"the server listed a file outside the repository: {path!r}")
+        return "with control characters"
+    parts = path.split("/")
+    if (
+        path.startswith("/")
+        or "\\" in path
+        or any(p in ("", ".", "..") for p in parts)
+        or _DRIVE.match(path)
+    ):
+        return "outside the repository"
+    return None
+
+
+def safe_relpath(path: str) -> str:
+    """``path`` if it passes ``path_problem``; else an IntegrityError (a caller reading a user's
+    own file, the lockfile, says it as a UsageError)."""
+    problem = path_problem(path)
+    if problem is not None:
+        shown = repr(path)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        raise IntegrityError(f"a file path {problem}: {shown}")
     return path
