@@ -88,7 +88,10 @@ def test_a_torn_manifest_is_not_listed(store: Store) -> None:
     "path", ["../x", "/etc/passwd", "a/../../b", "a//b", "", ".", "a\\b", "C:/x", "a/\x00"]
 )
 def test_hostile_listing_paths_are_refused(path: str) -> None:
-    with pytest.raises(IntegrityError, match="^a file path (outside the repository|with no name|with control characters): "):
+    with pytest.raises(
+        IntegrityError,
+        match=r"^a file path (outside the repository|with no name|with control characters): ",
+    ):
         safe_relpath(path)
 
 
