@@ -296,6 +296,7 @@ CASES: dict[str, tuple[Setup, int, str]] = {
     "tree-path-traversal": (tree_item(path="../../evil"), 4, "outside the repository"),
     "tree-unknown-type": (tree_item(type="symlink"), 4, "unknown type"),
     "tree-size-disagrees": (tree_item(size=1), 4, "disagrees"),
+    "tree-lfs-block-missing": (tree_item(lfs=None), 4, "without its 'lfs' block"),
     # metadata routes failing
     "model-info-500": (fault("status", status=500), 1, "HTTP 500"),
     "model-info-junk": (fault("junk"), 1, "not JSON"),

@@ -26,3 +26,10 @@ def git_blob_sha1(data: bytes) -> str:
     hasher = git_blob_hasher(len(data))
     hasher.update(data)
     return str(hasher.hexdigest())
+
+
+def lfs_pointer_sha1(sha256: str, size: int) -> str:
+    """The git blob id of the git-lfs pointer for content of ``sha256`` and ``size``: what git
+    (and a tree listing's ``oid``) names an LFS file by."""
+    pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n"
+    return git_blob_sha1(pointer.encode())

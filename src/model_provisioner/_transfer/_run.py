@@ -16,6 +16,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from .._digests import lfs_pointer_sha1
 from .._errors import Cancelled, IntegrityError
 from .._fsutil import durability, free_bytes
 from .._hub import HubSettings
@@ -34,6 +35,10 @@ from ._worker import Stopped, Worker
 # costs a round trip, and the bytes the victim's connection already has in flight are thrown
 # away. No rate measured yet, no stealing (on loopback a tail is gone before the first sample).
 STEAL_MIN = MiB
+LFS_BLOCK_MISSING = (
+    "the server listed this LFS file without its 'lfs' block (sha256 and size), so the "
+    "blob id it gave is that of the LFS pointer, not of the file; its listing is incomplete"
+)
 STEAL_SECONDS = 0.25
 
 
@@ -255,6 +260,8 @@ class Run:
             state.verified = True
             self.finisher.submit(self._finish, state)
             return
+        if _listed_by_its_lfs_pointer(state):  # fetching it again cannot help
+            raise IntegrityError(f"{job.path}: {LFS_BLOCK_MISSING}", problems=[LFS_BLOCK_MISSING])
         if state.restarts >= 1 and not state.unjournaled:
             raise IntegrityError(f"{job.path}: {problem} twice; giving up", problems=[problem])
         self.stats.rewind(job.path, job.size)
@@ -288,6 +295,15 @@ class Run:
             need=lambda: sum(f.remaining() for f in self.files if not f.finished),
             have=lambda: free_bytes(folder),
         )
+
+
+def _listed_by_its_lfs_pointer(state: FileState) -> bool:
+    """The git sha1 published is that of the LFS pointer for these very bytes: the listing
+    left out the file's ``lfs`` block (sha256, size), which a mirror must not."""
+    job = state.job
+    return bool(job.git_sha1) and job.git_sha1 == lfs_pointer_sha1(
+        state.sha256.hexdigest(), job.size
+    )
 
 
 def _mismatch(state: FileState) -> str | None:
