@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -117,6 +118,36 @@ def test_the_installed_command_runs(home: Path) -> None:
         timeout=60,
     )
     assert (done.returncode, done.stdout) == (0, "[]\n")
+
+
+def test_provisioner_debug_prints_each_request_and_nothing_without_it(
+    home: Path, hub_server: HubServer, fixture_hub: FixtureHub
+) -> None:
+    """PROVISIONER_DEBUG=1: where a pull's time goes, on stderr (the process's own exit path)."""
+    commit = make_gguf_repo(fixture_hub, REPO)
+    size = fixture_hub.entries(REPO, commit)["tiny.Q8_0.gguf"].size
+    exe = str(Path(sys.executable).with_name("provisioner"))
+    quiet = {k: v for k, v in os.environ.items() if k != "PROVISIONER_DEBUG"}
+    runs = []
+    for env in ({**quiet, "PROVISIONER_DEBUG": "1"}, quiet):
+        where = ["--home", str(home / str(len(runs))), "--endpoint", hub_server.url]
+        done = subprocess.run(
+            [exe, *where, "--json", "pull", f"{REPO}:Q8_0"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        runs.append(done.stderr)
+    traced, silent = runs
+    assert silent == ""
+    assert re.search(r"ms MainThread HTTP Request: GET \S+/api/models/", traced), traced
+    assert re.search(r"ms MainThread run: 1 files, \d+ bytes", traced), traced
+    get = r"ms fetch-1 get tiny\.Q8_0\.gguf 0\+(\d+): answer [\d.]+ s, body [\d.]+ s, cut at \+0"
+    match = re.search(get, traced)
+    assert match is not None, traced
+    assert int(match.group(1)) == size
 
 
 def test_list_in_a_pipe_is_one_tab_separated_line_per_model(cli: object, home: Path) -> None:

@@ -11,6 +11,7 @@ files: verify, fsync, drop the journal; a mismatch restarts the file once from s
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import threading
 import time
@@ -29,6 +30,8 @@ from ._ranges import MIN_PART, MiB, Span, part_size
 from ._scaling import Scaler
 from ._wire import DiskContext, wire_errors
 from ._worker import Stopped, Worker
+
+log = logging.getLogger("model_provisioner.transfer")
 
 # An idle worker takes the back half of a span in flight when that half is at least this big
 # and the whole unread tail is a quarter second of one connection's measured rate: a new request
@@ -101,6 +104,7 @@ class Run:
 
     def execute(self) -> dict[str, str]:
         """Open every partial, run workers and hasher to the end, raise the first error."""
+        log.debug("run: %d files, %d bytes", len(self.files), sum(f.size for f in self.files))
         try:
             self._open_all()
             self.hasher.start()
@@ -150,7 +154,10 @@ class Run:
         """Ask the scaler how many workers to run; start the missing ones if there is work
         for them (extra ones leave by themselves in ``next_work``). Called under ``cond``."""
         received = sum(worker.received for worker in self.workers)
-        self.wanted = self.scaler.sample(now, received)
+        wanted = self.scaler.sample(now, received)
+        if wanted != self.wanted:
+            log.debug("connections %d -> %d (%d bytes in)", self.wanted, wanted, received)
+        self.wanted = wanted
         while self.live < self.wanted and self._unclaimed() > 0:
             self._start_worker()
 
@@ -234,6 +241,7 @@ class Run:
                 for state in self.files if rate > 0 else ():
                     span = state.steal(max(STEAL_MIN, int(rate * STEAL_SECONDS / 2)))
                     if span is not None:
+                        log.debug("steal %s %d+%d", state.job.path, span[0], span[1] - span[0])
                         return state, span
                 if self._all_finished():
                     break
@@ -281,6 +289,7 @@ class Run:
             state.journal.remove()
             state.close()
             self.stats.finish(job.path)
+            log.debug("finished %s", job.path)
             with self.cond:
                 state.finished = True
                 self.results[job.path] = state.sha256.hexdigest()

@@ -9,7 +9,9 @@ Progress inside a part is journaled every ``checkpoint`` bytes, so a kill loses 
 from __future__ import annotations
 
 import http.client
+import logging
 import threading
+import time
 from collections.abc import Callable
 
 from .._errors import IntegrityError, NetworkError
@@ -32,6 +34,9 @@ from ._wire import (
     redact,
     wire_errors,
 )
+
+# Per-request timings at DEBUG (PROVISIONER_DEBUG=1 on the CLI): where a WAN pull's time goes.
+log = logging.getLogger("model_provisioner.transfer")
 
 
 class Stopped(Exception):
@@ -199,12 +204,24 @@ class Worker:
         end = lease.end
         with wire_errors(url, self.disk(state)):
             try:
+                asked = time.monotonic()
                 response, url = self._open(state, start, end)
+                answered = time.monotonic()
                 self.floor.arm(redact(url))
                 try:
                     pos = self._read_body(state, response, start, lease)
                 finally:
                     self.floor.disarm()
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug(
+                        "get %s %d+%d: answer %.3f s, body %.3f s, cut at %+d",
+                        state.job.path,
+                        start,
+                        end - start,
+                        answered - asked,
+                        time.monotonic() - answered,
+                        pos - end,
+                    )
                 if pos < min(end, lease.end):
                     raise Transient(
                         f"the body ended after {pos - start} of {end - start} bytes "
