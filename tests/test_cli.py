@@ -128,7 +128,7 @@ def test_provisioner_debug_prints_each_request_and_nothing_without_it(
     size = fixture_hub.entries(REPO, commit)["tiny.Q8_0.gguf"].size
     exe = str(Path(sys.executable).with_name("provisioner"))
     quiet = {k: v for k, v in os.environ.items() if k != "PROVISIONER_DEBUG"}
-    runs = []
+    runs: list[str] = []
     for env in ({**quiet, "PROVISIONER_DEBUG": "1"}, quiet):
         where = ["--home", str(home / str(len(runs))), "--endpoint", hub_server.url]
         done = subprocess.run(
