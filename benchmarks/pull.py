@@ -3,7 +3,8 @@
 ``python benchmarks/pull.py`` starts the fixture Hub (``python -m tests.hub``) as a subprocess,
 builds (a) one 1 GiB file and (b) 30 files from 1 KiB to 200 MiB, served on plain loopback, and
 the WAN scenarios (wan-a) one 512 MiB file and (wan-b) the 30 files, served by a second fixture
-process shaped like a CDN: ``--link`` MB/s for the whole server, 1/16 of it per connection, and
+process shaped like a CDN on this host's non-loopback address (a WAN server is never on
+loopback, where the engine may start fewer connections): ``--link`` MB/s for the whole server, 1/16 of it per connection, and
 ``--delay`` seconds before each answer. It runs each tool in turn, alternating, ``--runs`` times:
 
 - ``engine``: TransferEngine.run in a child (verification + fsync + rename into a blob path);
@@ -29,9 +30,11 @@ each run. The disk and other load on the machine are noisy: compare medians from
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -154,14 +157,29 @@ def _process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def make_tls(folder: Path) -> tuple[Path, Path]:
-    """A local CA and a certificate for both fixture hosts: (CA bundle, cert + key PEM)."""
+def wan_host() -> str:
+    """This host's own non-loopback address, for the WAN fixture: the engine starts fewer
+    connections for a server on loopback (there, connections cost the CPU hashing needs), and a
+    WAN server is never there. Loopback (with a warning) if the host has no other address."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("198.51.100.1", 9))  # picks the outgoing address; sends nothing
+            host = str(probe.getsockname()[0])
+        except OSError:
+            host = "127.0.0.1"
+    if ipaddress.ip_address(host).is_loopback:
+        print("no non-loopback address: the WAN fixture runs on loopback (the engine sees local)")
+    return host
+
+
+def make_tls(folder: Path, *hosts: str) -> tuple[Path, Path]:
+    """A local CA and a certificate for the fixture hosts: (CA bundle, cert + key PEM)."""
     import trustme
 
     folder.mkdir(parents=True, exist_ok=True)
     ca = trustme.CA()
     ca.cert_pem.write_to_path(str(folder / "ca.pem"))
-    issued = ca.issue_cert("127.0.0.1", "127.0.0.2")
+    issued = ca.issue_cert("127.0.0.1", "127.0.0.2", *hosts)
     issued.private_key_and_cert_chain_pem.write_to_path(str(folder / "server.pem"))
     return folder / "ca.pem", folder / "server.pem"
 
@@ -450,14 +468,17 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_ENDPOINT")}
     env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{ROOT / 'src'}"
     envs = {"": env}
+    wan_at = wan_host() if any(sc.wan for sc in scenarios) else "127.0.0.1"
+    shaping += ["--cdn-host", wan_at]
     if args.tls:
-        ca, pem = make_tls(args.work / "tls")
+        ca, pem = make_tls(args.work / "tls", wan_at)
         envs[TLS] = {**env, "SSL_CERT_FILE": str(ca), "CURL_CA_BUNDLE": str(ca)}
     servers: dict[tuple[bool, str], tuple[subprocess.Popen[str], str]] = {}
     for wan in sorted({sc.wan for sc in scenarios}):
         for suffix in envs:
             extra = (shaping if wan else []) + (["--tls-cert", str(pem)] if suffix else [])
-            servers[(wan, suffix)] = start_subprocess_server(hub_root, args=extra)
+            host = wan_at if wan else "127.0.0.1"
+            servers[(wan, suffix)] = start_subprocess_server(hub_root, host=host, args=extra)
     try:
         for run in range(args.runs):
             for sc in scenarios:
