@@ -5,7 +5,8 @@ builds (a) one 1 GiB file and (b) 30 files from 1 KiB to 200 MiB, served on plai
 the WAN scenarios (wan-a) one 512 MiB file and (wan-b) the 30 files, served by a second fixture
 process shaped like a CDN on this host's non-loopback address (a WAN server is never on
 loopback, where the engine may start fewer connections): ``--link`` MB/s for the whole server,
-1/16 of it per connection, and ``--delay`` seconds before each answer. It runs each tool in turn, alternating, ``--runs`` times:
+1/16 of it per connection, and ``--delay`` seconds before each answer. It runs each tool in
+turn, alternating, ``--runs`` times:
 
 - ``engine``: TransferEngine.run in a child (verification + fsync + rename into a blob path);
   also reports the time from the last network byte to the durable, verified rename.
