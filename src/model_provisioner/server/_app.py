@@ -20,6 +20,7 @@ from ._auth import BearerAuth
 from ._errors import install_error_handlers
 from ._jobs import JobManager
 from ._limits import BodyLimit
+from ._list_view import ListView
 from ._schemas import Health
 
 OPEN_PATHS = ("/health", "/", *_docs.ASSET_PATHS)
@@ -58,6 +59,7 @@ def create_app(provisioner: ModelProvisioner, options: ServiceOptions | None = N
     )
     app.state.provisioner = provisioner
     app.state.jobs = jobs
+    app.state.list_view = ListView(provisioner.list_models)
     app.add_middleware(BodyLimit, limit=options.max_body)
     app.add_middleware(BearerAuth, token=options.token, open_paths=OPEN_PATHS)
     app.add_middleware(AccessLog)  # outermost: also logs the requests auth and limits refuse

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -34,7 +35,7 @@ async def hive_download(body: HiveDownloadRequest, jobs: Jobs) -> HiveDownloadAn
     return HiveDownloadAnswer(download_id=submission.job.id, local_path=None)
 
 
-def _job_or_cached(
+async def _job_or_cached(
     jobs: Jobs, id: Annotated[str, Query(min_length=1, max_length=64)]
 ) -> Job | None:
     """Looked up before the stream starts: an unknown id is a JSON 404."""
@@ -55,10 +56,16 @@ async def hive_progress(job: Annotated[Job | None, Depends(_job_or_cached)]) -> 
             yield sse.data({"stage": "complete", "local_path": None})
         else:
             async for event in job.events():
-                yield sse.PING if event is None else sse.data(hive_event(event))
+                yield sse.PING if event is None else hive_frame(event)
         yield sse.data("[DONE]")
 
     return EventStream(stream())
+
+
+@functools.lru_cache(maxsize=64)
+def hive_frame(event: DownloadProgress) -> bytes:
+    """Encoded once for all the job's subscribers (see ``_download_routes.progress_frame``)."""
+    return sse.data(hive_event(event))
 
 
 def hive_event(event: DownloadProgress) -> dict[str, Any]:

@@ -22,11 +22,11 @@ from ._deps import Provisioner
 router = APIRouter(tags=["hub mirror (read-only)"])
 
 
-def _mirror(provisioner: Provisioner) -> Mirror:
+async def _mirror(provisioner: Provisioner) -> Mirror:
     return provisioner.mirror
 
 
-def _repo(org: str, name: str, provisioner: Provisioner) -> str:
+async def _repo(org: str, name: str, provisioner: Provisioner) -> str:
     """``org/name`` under the Hub's repo-id rules (no revision, selector or alias sneaks in)."""
     repo = f"{org}/{name}"
     if provisioner.parse(repo).canonical != f"hf:{repo}":

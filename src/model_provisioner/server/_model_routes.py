@@ -1,6 +1,8 @@
 """Installed models: list, info, path, verify, delete, disk usage; each one library call.
 
 The routes are plain ``def``: the library does blocking file I/O, so they run in the thread pool.
+The list, the route an orchestrator polls, is the exception: requests wait on the event loop for
+a scan they share (``_list_view``).
 A reference is the rest of the path (it holds ``/``, ``:`` and ``@``), so actions get their own
 prefix (``/v1/paths/...``, ``/v1/verify/...``) instead of a suffix a repo name could collide with.
 """
@@ -8,22 +10,23 @@ prefix (``/v1/paths/...``, ``/v1/verify/...``) instead of a suffix a repo name c
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
-from ._deps import Provisioner
+from ._deps import ModelList, Provisioner
 from ._schemas import DiskUsage, ModelOut, ModelPath, ModelUsage, VerifyOut
 
 router = APIRouter(tags=["models"])
 
 
 @router.get("/v1/models", response_model=list[ModelOut])
-def list_models(provisioner: Provisioner) -> JSONResponse:
-    """Every installed model (reads manifests only).
+async def list_models(models: ModelList) -> Response:
+    """Every installed model (reads manifests only), as of a scan that began after the request.
 
     The library's summaries are already the schema's JSON: sent as they are, not validated a
     second time, since this is the route an orchestrator polls.
     """
-    return JSONResponse([info.summary() for info in provisioner.list_models()])
+    listing = await models.listing()
+    return Response(listing.body, media_type="application/json")
 
 
 @router.get("/v1/models/{reference:path}")

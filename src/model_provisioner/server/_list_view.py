@@ -1,0 +1,89 @@
+"""``GET /v1/models``: one catalog scan and one JSON body shared by every request that waits.
+
+This is the route an orchestrator polls, and it used to cost each request a thread-pool hop, a
+walk of the manifests and a JSON rendering of its own: 50 requests at once queued behind 50
+scans (list p99 0.5-1.4 s under a download, benchmarks/serve_load.py). Here a request waits on
+the event loop for a scan that *starts after it arrived*, and every request that arrived during
+one scan shares the next: at most one scan runs, a wave of any size costs at most two, and no
+answer is older than its request (a pull that committed, an ``rm`` or a manifest edited by
+another process before the request came is always seen: the scan is the library's own
+``list_models``, which checks each manifest's stat). The body is rendered again only when the
+entries differ from the last scan's (the library hands back the same objects for unchanged
+manifests, so the comparison is nearly free).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .._models import ModelInfo
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One scan's entries and their JSON body (the schema's ``list[ModelOut]``)."""
+
+    models: list[ModelInfo]
+    body: bytes
+
+
+def render(models: list[ModelInfo]) -> bytes:
+    """The same bytes Starlette's JSONResponse would send for the summaries."""
+    summaries = [info.summary() for info in models]
+    return json.dumps(summaries, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class ListView:
+    """Coalesces list requests into scans; must be used from the event loop's thread."""
+
+    def __init__(self, scan: Callable[[], list[ModelInfo]]) -> None:
+        self._scan = scan
+        self._last: Listing | None = None
+        self._running: asyncio.Task[None] | None = None
+        # Those who came during a scan; an error is a result too, so that a scan nobody waits
+        # for any more (every client left) leaves no "exception never retrieved" behind.
+        self._next: asyncio.Future[Listing | Exception] | None = None
+
+    async def listing(self) -> Listing:
+        """The catalog as a scan that started after this call saw it.
+
+        Raises:
+            Whatever the library's scan raised (StoreNotWritable, ...), to every waiter.
+        """
+        waiting = self._next
+        if waiting is None:
+            loop = asyncio.get_running_loop()
+            waiting = self._next = loop.create_future()
+            if self._running is None:
+                # on the next turn of the loop, so the requests read in this one share it
+                loop.call_soon(self._start)
+        # shield: one waiter going away must not cancel the scan the others wait for
+        found = await asyncio.shield(waiting)
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    def _start(self) -> None:
+        waiting, self._next = self._next, None
+        assert waiting is not None and self._running is None
+        self._running = asyncio.get_running_loop().create_task(self._run(waiting))
+
+    async def _run(self, waiting: asyncio.Future[Listing | Exception]) -> None:
+        try:
+            waiting.set_result(await asyncio.to_thread(self._fresh))
+        except Exception as exc:  # the library's error, for every waiter to raise
+            waiting.set_result(exc)
+        finally:
+            self._running = None
+            if self._next is not None:
+                self._start()
+
+    def _fresh(self) -> Listing:
+        models = self._scan()
+        last = self._last
+        if last is None or last.models != models:
+            last = self._last = Listing(models, render(models))
+        return last
