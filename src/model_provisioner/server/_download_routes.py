@@ -7,10 +7,12 @@ job is, then live states, then exactly one terminal event, and closes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Response, status
 
+from .._progress import DownloadProgress
 from . import _sse as sse
 from ._deps import JobById, Jobs
 from ._schemas import DownloadAccepted, DownloadRequest, ErrorBody, JobOut
@@ -62,6 +64,13 @@ async def download_events(job: JobById) -> EventStream:
 
     async def stream() -> AsyncIterator[bytes]:
         async for event in job.events():
-            yield sse.PING if event is None else sse.data(event.to_dict())
+            yield sse.PING if event is None else progress_frame(event)
 
     return EventStream(stream())
+
+
+@functools.lru_cache(maxsize=64)
+def progress_frame(event: DownloadProgress) -> bytes:
+    """One event's frame, encoded once for all its subscribers (200 streams on one job encoded
+    each state 200 times); events are frozen, so equal events share a frame."""
+    return sse.data(event.to_dict())
