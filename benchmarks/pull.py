@@ -19,6 +19,12 @@ turn, alternating, ``--runs`` times:
 
 For the WAN scenarios the report adds each tool's share of the link.
 
+The loopback scenarios also run every tool against a CDN the project did not write (``+nginx``):
+Debian's nginx (installed with apt-get when run as root; skipped when absent, or with
+``--no-nginx``) serves the same files, and a second fixture Hub answers the metadata and
+redirects file bodies to it. The one-core sha256 rate (``sha256``: hashlib over the same files
+from the page cache) is the ceiling every share is given against.
+
 ``--tls`` also runs every tool against twin fixture servers speaking https (a local CA made with
 trustme, trusted through SSL_CERT_FILE / CURL_CA_BUNDLE / --ca-certificate) and reports, beside
 MB/s, the CPU seconds per GiB of the client (decryption, hashing, writing) and of the server
@@ -31,6 +37,7 @@ each run. The disk and other load on the machine are noisy: compare medians from
 from __future__ import annotations
 
 import argparse
+import compileall
 import ipaddress
 import json
 import os
@@ -53,6 +60,7 @@ sys.path.insert(0, str(ROOT / "src"))
 MiB = 1 << 20
 GiB = 1 << 30
 TLS = "+tls"
+NGINX = "+nginx"
 OURS = ("engine", "baseline", "provisioner")
 ONE = ("Bench/One-GiB", {"model-Q4_K_M.gguf": 1024 * MiB})
 HALF = ("Bench/Half-GiB", {"model-Q8_0.gguf": 512 * MiB})
@@ -368,14 +376,14 @@ def report(sc: Scenario, link: float) -> None:
         share = f" {median / link:>5.0%}" if sc.wan else ""
         cpu = f"{cpu_per_gib(sc, tool):>10.2f} {cpu_per_gib(sc, tool, server=True):>10.2f}"
         print(f"{tool:<16} {median:>11.0f} {spread:>16} {max(rss):>12.0f}{share} {cpu}  {lag}")
-    for suffix in ("", TLS):
+    for suffix in ("", TLS, NGINX):
         for ours in OURS:
             if ours + suffix not in sc.results:
                 continue
             ratios = []
             for peer in sc.results:
-                name = peer.removesuffix(TLS)
-                if name in (*OURS, "sha256") or peer != name + suffix:
+                name, peer_suffix = split_tool(peer)
+                if name in (*OURS, "sha256") or peer_suffix != suffix:
                     continue
                 ratio = statistics.median(mbps(sc, ours + suffix)) / statistics.median(
                     mbps(sc, peer)
@@ -387,6 +395,14 @@ def report(sc: Scenario, link: float) -> None:
                 ratios.append(f"{ours_speed / ceiling:.0%} of the one-core sha256 rate")
             print(f"{ours + suffix} vs peers: {', '.join(ratios)}")
     tls_cost(sc)
+
+
+def split_tool(tool: str) -> tuple[str, str]:
+    """``hf+nginx`` -> (``hf``, ``+nginx``): the tool and the server variant it ran against."""
+    for suffix in (TLS, NGINX):
+        if tool.endswith(suffix):
+            return tool.removesuffix(suffix), suffix
+    return tool, ""
 
 
 def tls_cost(sc: Scenario) -> None:
@@ -403,18 +419,18 @@ def tls_cost(sc: Scenario) -> None:
 
 
 def run_tool(
-    tool: str, sc: Scenario, url: str, out: Path, env: dict[str, str], server_pid: int
+    tool: str, sc: Scenario, url: str, out: Path, env: dict[str, str], server_pids: list[int]
 ) -> Result:
-    """One run of one tool into a fresh ``out``, with its CPU time and the server's."""
+    """One run of one tool into a fresh ``out``, with its CPU time and the servers'."""
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    cpu, server_cpu = _children_cpu(), _process_cpu(server_pid)
+    cpu, server_cpu = _children_cpu(), sum(_process_cpu(pid) for pid in server_pids)
     try:
         result = TOOLS[tool](sc, url, out, env)
     finally:
         shutil.rmtree(out, ignore_errors=True)
     result.cpu = _children_cpu() - cpu
-    result.server_cpu = _process_cpu(server_pid) - server_cpu
+    result.server_cpu = sum(_process_cpu(pid) for pid in server_pids) - server_cpu
     return result
 
 
@@ -434,6 +450,9 @@ def main() -> int:
         "--baseline", type=Path, help="another checkout whose engine runs as tool 'baseline'"
     )
     parser.add_argument("--tls", action="store_true", help="also run every tool over https")
+    parser.add_argument(
+        "--no-nginx", action="store_true", help="loopback: skip the nginx CDN (+nginx)"
+    )
     parser.add_argument("--child-engine", nargs=4, metavar=("URL", "REPO", "COMMIT", "WORK"))
     parser.add_argument("--child-sha256", nargs=3, metavar=("HUB", "REPO", "COMMIT"))
     args = parser.parse_args()
@@ -446,7 +465,12 @@ def main() -> int:
         child_engine(url, repo, commit, Path(work))
         return 0
 
-    from tests.hub import start_subprocess_server
+    from tests.hub import FixtureHub, start_subprocess_server
+    from tests.hub.nginx import NginxCdn
+
+    # As an installed package has them: with PYTHONDONTWRITEBYTECODE set, every child would
+    # otherwise compile our modules again (~35 ms of each start).
+    compileall.compile_dir(ROOT / "src", quiet=1)
 
     tools = [t for t in args.tools.split(",") if t]
     if args.baseline is not None:
@@ -480,13 +504,27 @@ def main() -> int:
             extra = (shaping if wan else []) + (["--tls-cert", str(pem)] if suffix else [])
             host = wan_at if wan else "127.0.0.1"
             servers[(wan, suffix)] = start_subprocess_server(hub_root, host=host, args=extra)
+    loopback = [sc for sc in scenarios if not sc.wan]
+    nginx = NginxCdn(args.work / "nginx")
+    if loopback and not args.no_nginx:
+        if ensure_nginx():
+            for sc in loopback:
+                nginx.publish(FixtureHub(hub_root), sc.repo, sc.commit)
+            extra = ["--external-cdn", nginx.start()]
+            servers[(False, NGINX)] = start_subprocess_server(hub_root, args=extra)
+            envs[NGINX] = env
+        else:
+            print("nginx not found and not installable (apt-get install nginx): skipped")
     try:
         for run in range(args.runs):
             for sc in scenarios:
                 for suffix, tool_env in envs.items():
+                    if (sc.wan, suffix) not in servers:
+                        continue
                     server, url = servers[(sc.wan, suffix)]
+                    pids = [server.pid] + (nginx.pids() if suffix == NGINX else [])
                     for tool in tools + (["sha256"] if not sc.wan and not suffix else []):
-                        result = run_tool(tool, sc, url, args.work / "out", tool_env, server.pid)
+                        result = run_tool(tool, sc, url, args.work / "out", tool_env, pids)
                         sc.results.setdefault(tool + suffix, []).append(result)
                         speed = sc.total / result.seconds / 1e6
                         line = f"run {run + 1} ({sc.name}) {tool + suffix:<16} {speed:7.0f} MB/s"
@@ -495,6 +533,7 @@ def main() -> int:
         for server, _ in servers.values():
             server.terminate()
             server.wait()
+        nginx.stop()
     for sc in scenarios:
         report(sc, args.link)
     return 0
@@ -502,15 +541,27 @@ def main() -> int:
 
 def ensure_aria2c() -> bool:
     """aria2c on PATH, installing Debian's aria2 first when run as root with apt-get."""
-    if shutil.which("aria2c"):
+    return apt_install("aria2", lambda: shutil.which("aria2c") is not None)
+
+
+def ensure_nginx() -> bool:
+    """nginx installed, from Debian's package when run as root with apt-get."""
+    from tests.hub.nginx import nginx_binary
+
+    return apt_install("nginx", lambda: nginx_binary() is not None)
+
+
+def apt_install(package: str, present: Callable[[], bool]) -> bool:
+    """True once ``present()``, installing ``package`` first (apt-get, as root) if need be."""
+    if present():
         return True
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         return False
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "aria2"]
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package]
     for command in (install, ["apt-get", "update", "-qq"], install):
         subprocess.run(command, env=env, capture_output=True)
-        if shutil.which("aria2c"):
+        if present():
             return True
     return False
 

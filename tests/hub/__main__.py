@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tls-cert", type=Path, help="serve https with this PEM certificate")
     parser.add_argument("--tls-key", type=Path, help="... and this PEM key")
     parser.add_argument(
+        "--external-cdn", default="", help="redirect file bodies to this base URL instead"
+    )
+    parser.add_argument(
         "--demo", action="store_true", help="add a small GGUF repo if root is empty"
     )
     args = parser.parse_args(argv)
@@ -57,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         link_rate=args.link_rate,
         response_delay=args.response_delay,
         tls=tls,
+        external_cdn=args.external_cdn,
     )
     url = server.start()
     print(url, flush=True)

@@ -70,6 +70,9 @@ class ServerOptions:
     response_delay: float = 0.0
     tls: ssl.SSLContext | None = None  # serve https on both listeners
     cdn_tls: ssl.SSLContext | None = None  # the CDN's own certificate (default: ``tls``'s)
+    # Redirect file bodies to this base URL instead of our CDN listener: a server we did not
+    # write (benchmarks/pull.py's nginx) serving ``/repos/<repo>/<commit>/<path>``.
+    external_cdn: str = ""
 
 
 class HubError(Exception):
@@ -775,7 +778,9 @@ class HubServer:
         scheme = "https" if opts.tls else "http"
         cdn_tls = opts.cdn_tls or opts.tls
         cdn_port = await self._listen(self.app.handle_cdn, opts.cdn_host, opts.cdn_port, cdn_tls)
-        self.cdn_url = self.app.cdn_url = f"{scheme}://{opts.cdn_host}:{cdn_port}"
+        self.cdn_url = self.app.cdn_url = (
+            opts.external_cdn.rstrip("/") or f"{scheme}://{opts.cdn_host}:{cdn_port}"
+        )
         port = await self._listen(self.app.handle_hub, opts.host, opts.port, opts.tls)
         self.url = f"{scheme}://{opts.host}:{port}"
 
