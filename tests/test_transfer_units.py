@@ -22,6 +22,7 @@ from model_provisioner._transfer._retry import Attempts, RetryPolicy
 from model_provisioner._transfer._wire import (
     DiskContext,
     Transient,
+    is_local,
     parse_content_range,
     parse_retry_after,
     redact,
@@ -276,3 +277,64 @@ def test_steal_takes_the_back_half_of_the_largest_unread_tail(tmp_path: Path) ->
     assert state.steal(4 * MiB) is None  # nothing left that is worth a request
     assert state.end_lease(lease_large) == 9 * MiB
     assert state.steal(MiB) == (3 * MiB, 4 * MiB)  # only the small one is in flight now
+
+
+# -- a server on this host ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://127.0.0.1:8080/x", True),
+        ("http://127.0.0.2/x", True),
+        ("https://[::1]:443/x", True),
+        ("http://localhost:1/x", True),
+        ("http://LOCALHOST/x", True),
+        ("http://mirror.localhost/x", True),
+        ("https://huggingface.co/x", False),
+        ("http://10.0.0.1/x", False),
+        ("http://[::2]/x", False),
+        ("http://127.0.0.1.example.com/x", False),
+        ("http:///x", False),
+    ],
+)
+def test_is_local_by_name_or_loopback_address(url: str, local: bool) -> None:
+    assert is_local(url) is local
+
+
+def test_scaling_starts_lower_on_this_host_and_keeps_the_cap() -> None:
+    from model_provisioner._transfer import TransferOptions
+
+    options = TransferOptions(start_connections=8, local_connections=2, max_connections=32)
+    assert (options.scaling().start, options.scaling().cap) == (8, 32)
+    assert (options.scaling(local=True).start, options.scaling(local=True).cap) == (2, 32)
+    capped = dataclasses.replace(options, max_connections=1)
+    assert capped.scaling(local=True).start == capped.scaling().start == 1
+
+
+# -- O_DIRECT with a fallback -------------------------------------------------------------------
+
+
+def test_direct_io_falls_back_to_the_cache_when_the_kernel_refuses(tmp_path: Path) -> None:
+    """A buffer O_DIRECT cannot take (here: not page-aligned in memory, where ext4 and xfs
+    answer EINVAL) is still written and read back whole, through the ordinary descriptor."""
+    from model_provisioner._platform import open_direct
+    from model_provisioner._transfer._direct import aligned_buffer, read_at, write_at
+
+    path = tmp_path / "f"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    dfd = open_direct(fd)
+    try:
+        data = bytearray(os.urandom(8192 + 1))
+        write_at(fd, dfd, memoryview(data)[1:], 0)  # aligned offset and length, odd address
+        assert path.read_bytes() == data[1:]
+        view = memoryview(bytearray(8192 + 1))[1:]
+        assert read_at(fd, dfd, view, 0, 8192) == 8192
+        assert bytes(view) == data[1:]
+        whole = aligned_buffer(8192)
+        assert read_at(fd, dfd, memoryview(whole), 4096, 4096) == 4096
+        assert whole[:4096] == data[1 + 4096 :]
+    finally:
+        if dfd >= 0:
+            os.close(dfd)
+        os.close(fd)

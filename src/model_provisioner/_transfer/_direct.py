@@ -10,6 +10,7 @@ ordinary descriptor. The kernel keeps the two coherent.
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 
@@ -33,7 +34,14 @@ def write_at(fd: int, dfd: int, data: memoryview, offset: int) -> None:
     direct = dfd >= 0 and offset % ALIGN == 0 and len(data) % ALIGN == 0
     target = dfd if direct else fd
     while data:
-        n = os.pwrite(target, data, offset)
+        try:
+            n = os.pwrite(target, data, offset)
+        except OSError as exc:
+            # Some file systems open O_DIRECT but refuse the write itself: use the cache.
+            if target != dfd or exc.errno != errno.EINVAL:
+                raise
+            target = fd
+            continue
         data, offset = data[n:], offset + n
         if direct and n % ALIGN:
             target = fd  # a short direct write left an unaligned rest
@@ -43,6 +51,9 @@ def read_at(fd: int, dfd: int, view: memoryview, offset: int, want: int) -> int:
     """Read up to ``want`` bytes at ``offset`` into the start of ``view``; returns the count."""
     if dfd >= 0 and offset % ALIGN == 0:
         length = min(len(view), -(-want // ALIGN) * ALIGN)
-        n = read_into(dfd, view[:length], offset)
-        return min(n, want)
+        try:
+            return min(read_into(dfd, view[:length], offset), want)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
     return read_into(fd, view[:want], offset)

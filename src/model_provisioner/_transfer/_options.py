@@ -43,6 +43,10 @@ class TransferOptions:
     # made a whole 512 MiB pull 0.2 s (6%) faster; on loopback the ramp climbed from 8 to 16 or
     # 32 anyway. No more are opened than there are 4 MiB parts (benchmarks/README.md, WAN).
     start_connections: int = 16
+    # Where it starts when every file comes from this host (loopback): there a connection costs
+    # CPU (ours and the server's) that hashing needs, not network; 2 measured best for 1 GiB
+    # (8: 10% slower, and the ramp then climbed to 16-32). It still climbs if more pay.
+    local_connections: int = 2
     timeout: float = 30.0  # connect timeout, and the default stall timeout
     max_redirects: int = 5
     stall_timeout: float | None = None  # no byte for this long: drop the connection, re-ask
@@ -60,7 +64,9 @@ class TransferOptions:
     checkpoint: int = 2 << 20  # journal progress inside a part this often
     journal_interval: float = 0.5  # fdatasync journals this often
     preallocate: bool = True
-    direct_io: bool = False  # O_DIRECT for aligned writes and hash read-back
+    # O_DIRECT for aligned writes and hash read-back: no page-cache copy or writeback to pay
+    # for, a short final fdatasync (benchmarks/README.md: -0.15 CPU-s per GiB on loopback).
+    direct_io: bool = True
     hash_window: int = 64 << 20  # received buffers kept for the hasher (memory bound)
     max_part: int = 64 << 20  # largest Range request
     # A bandwidth cap shared by every worker (and every pull holding the same limiter): each
@@ -89,8 +95,7 @@ class TransferOptions:
             return wanted
         return max(1, min(wanted, int(self.limiter.rate // (8 * self.min_rate))))
 
-    @property
-    def scaling(self) -> ScalingPolicy:
-        return ScalingPolicy(
-            start=min(self.start_connections, self.connections), cap=self.connections
-        )
+    def scaling(self, local: bool = False) -> ScalingPolicy:
+        """The scaler's policy; ``local``: every file comes from a server on this host."""
+        start = self.local_connections if local else self.start_connections
+        return ScalingPolicy(start=min(start, self.connections), cap=self.connections)

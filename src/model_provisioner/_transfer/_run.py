@@ -28,7 +28,7 @@ from ._options import TransferOptions
 from ._pool import BufferPool
 from ._ranges import MIN_PART, MiB, Span, part_size
 from ._scaling import Scaler
-from ._wire import DiskContext, wire_errors
+from ._wire import DiskContext, is_local, wire_errors
 from ._worker import Stopped, Worker
 
 log = logging.getLogger("model_provisioner.transfer")
@@ -67,7 +67,8 @@ class Run:
         self.results: dict[str, str] = {}
         self.workers: list[Worker] = []
         self.threads: list[threading.Thread] = []
-        self.scaler = Scaler(options.scaling, time.monotonic())
+        local = all(is_local(state.job.url) for state in files)
+        self.scaler = Scaler(options.scaling(local), time.monotonic())
         self.wanted = self.scaler.level  # workers wanted now (under ``cond``)
         self.live = 0  # workers running (under ``cond``)
         size, window = options.buffer_size, options.hash_window

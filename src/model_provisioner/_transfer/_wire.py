@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import http.client
+import ipaddress
 import re
 import socket
 import ssl
@@ -237,6 +238,18 @@ def _proxy_failure(exc: OSError, proxy: Proxy, url: str) -> Exception:
     if status in (403, 405):
         return NetworkError(f"{proxy.label} refused a tunnel to {origin(url)} ({status} {text})")
     return Transient(f"{proxy.label} could not open a tunnel to {origin(url)} ({status} {text})")
+
+
+def is_local(url: str) -> bool:
+    """True when ``url`` names this host (``localhost`` or a loopback address); names are not
+    resolved, so a name that happens to lead here counts as remote."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def request(
