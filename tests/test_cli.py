@@ -150,6 +150,24 @@ def test_provisioner_debug_prints_each_request_and_nothing_without_it(
     assert int(match.group(1)) == size
 
 
+def test_the_installed_command_flushes_everything_before_it_leaves(home: Path) -> None:
+    """It ends with ``os._exit``: block-buffered pipes must still get every byte, and errors
+    their one line and exit code."""
+    exe = str(Path(sys.executable).parent / "provisioner")
+    helped = subprocess.run([exe, "pull", "--help"], capture_output=True, text=True, timeout=60)
+    assert helped.returncode == 0
+    assert helped.stdout.startswith("Usage: provisioner pull") and helped.stdout.endswith("\n")
+    assert len(helped.stdout) > 1000
+    missing = subprocess.run(
+        [exe, "--home", str(home), "path", "no-such-org/no-such-model"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 3
+    assert missing.stderr.startswith("error: ") and missing.stderr.count("\n") == 1
+
+
 def test_list_in_a_pipe_is_one_tab_separated_line_per_model(cli: object, home: Path) -> None:
     assert callable(cli)
     cli("pull", REPO, f"{REPO}:Q8_0")
