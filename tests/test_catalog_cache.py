@@ -1,5 +1,6 @@
-"""catalog.cache: what a list remembers never hides a manifest changed, added, removed or
-damaged since, and a damaged, foreign or hostile cache is ignored and rebuilt."""
+"""catalog.cache: what a list remembers (entries and manifest folders) never hides a manifest
+changed, added, removed or damaged since, and a damaged, foreign or hostile cache is ignored and
+rebuilt."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from model_provisioner import _catalog_cache, parse_reference
+from model_provisioner._listing import ListedModel, select_rows
 from model_provisioner._manifest import parse_manifest
 from model_provisioner._models import ModelMetadata
 from model_provisioner._store import Store
@@ -33,8 +35,9 @@ def store(tmp_path: Path) -> Store:
 
 
 def _age(store: Store, step: int = 0) -> None:
-    """Every manifest written long ago (a distinct mtime per ``step``), as in a real store."""
-    for path in store.manifests.rglob("*.json"):
+    """Every manifest and manifest folder written long ago (a distinct mtime per ``step``), as
+    in a real store."""
+    for path in [*store.manifests.rglob("*"), store.manifests]:
         os.utime(path, ns=(OLD_NS + step, OLD_NS + step))
 
 
@@ -49,7 +52,7 @@ def _cache(store: Store) -> Path:
 
 
 def _cached(store: Store) -> _catalog_cache.CatalogCache:
-    return _catalog_cache.load(store.catalog_cache_file, store.home, store.located)
+    return _catalog_cache.load(store.catalog_cache_file, store.home)
 
 
 def _manifest(store: Store, repo: str) -> Path:
@@ -105,21 +108,54 @@ def test_added_and_removed_manifests_are_seen(store: Store) -> None:
     assert len(_cached(store).entries) == 2
 
 
-def test_a_foreign_repo_in_a_cached_entry_is_refused_by_the_place_check(store: Store) -> None:
+# An entry's row: [inode, mtime_ns, size, name, reference, provider, repo, commit, path,
+# total_size, downloaded_at, format, quantization, unverified, endpoint, imported_from, json]
+REPO, PATH, JSON = 6, 8, 16
+
+
+@pytest.mark.parametrize("field", [REPO, PATH])
+def test_a_cached_entry_pointing_elsewhere_is_refused_by_the_place_check(
+    store: Store, field: int
+) -> None:
     """A cache whose digest checks out but whose entry points elsewhere: read the manifest."""
     _listed(store)
-    _rewrite(store, lambda row: row[4].__setitem__(6, "models/hf/evil/x/" + COMMIT))
+    elsewhere = {REPO: "evil/x", PATH: str(store.models / "hf" / "evil" / "x" / COMMIT)}
+    _rewrite(store, lambda row: row.__setitem__(field, elsewhere[field]))
+    good, bad = Store(store.home).listing()
+    assert bad == [] and sorted(m.repo for _, m in good) == ["org/one", "org/two"]
+    assert all(m.path.startswith(str(store.models / "hf" / m.repo)) for _, m in good)
+
+
+def test_a_cached_model_object_that_does_not_check_is_read_from_its_manifest(
+    store: Store,
+) -> None:
+    """The listed fields check out but the JSON text names another repo, or is no JSON: the
+    ModelInfo comes from the manifest, never from the text."""
+    _listed(store)
+    texts = iter(['{"repo": "evil/x"}', "not json"])
+    _rewrite(store, lambda row: row.__setitem__(JSON, next(texts)))
     good, bad = Store(store.home).read_all()
     assert bad == []
-    assert all(str(i.model_path).startswith(str(store.models / "hf" / i.repo)) for _, i in good)
+    for _, info in good:
+        assert info == parse_manifest(_manifest(store, info.repo).read_bytes(), store.located)
 
 
-def _rewrite(store: Store, change: object) -> None:
-    body = _cache(store).read_bytes().partition(b"\n")[2]
-    data = json.loads(body)
-    for row in data["entries"]:
+def _rewrite(store: Store, change: object, folders: object = None) -> None:
+    """Change each entry's row (its JSON text last, as the store sees it) or the folders, and
+    write the cache back with a good digest: what only a forger could do."""
+    head, *texts = _cache(store).read_bytes().partition(b"\n")[2].decode().split("\n")
+    data = json.loads(head)
+    for row, text in zip(data["entries"].values(), texts, strict=True):
+        row.append(text)
         change(row)  # type: ignore[operator]
-    new = json.dumps(data).encode()
+    if folders is not None:
+        folders(data["folders"])  # type: ignore[operator]
+    lines = [
+        str(row[JSON]).replace("\n", " ") if len(row) > JSON else ""
+        for row in data["entries"].values()
+    ]
+    data["entries"] = {path: row[:JSON] for path, row in data["entries"].items()}
+    new = "\n".join([json.dumps(data), *lines]).encode()
     _cache(store).write_bytes(hashlib.sha256(new).hexdigest().encode() + b"\n" + new)
 
 
@@ -161,28 +197,86 @@ def test_a_cache_that_cannot_be_written_still_lists(store: Store) -> None:
     assert _cache(store).is_dir()
 
 
+HOSTILE_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=20),
+    st.lists(st.one_of(st.none(), st.integers(), st.text(max_size=5)), max_size=7),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+)
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    row=st.lists(
-        st.one_of(
-            st.none(),
-            st.booleans(),
-            st.integers(),
-            st.text(max_size=20),
-            st.lists(st.one_of(st.none(), st.integers(), st.text(max_size=5)), max_size=7),
-            st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
-        ),
-        max_size=16,
-    )
+    fields=st.lists(HOSTILE_VALUES, max_size=16), index=st.integers(0, JSON), value=HOSTILE_VALUES
 )
 def test_any_hostile_entry_with_a_good_digest_never_breaks_listing(
-    store: Store, row: list[object]
+    store: Store, fields: list[object], index: int, value: object
 ) -> None:
+    """Whole rows replaced, or one field of each: every list still shows the true entries, and
+    ``list``'s filters, sorts and cells work on whatever the cache held."""
     _listed(store)
-    _rewrite(store, lambda r: r.__setitem__(4, row))
+    _rewrite(store, lambda r: r.__setitem__(index, value))
+    good, bad = Store(store.home).listing()
+    assert bad == []
+    _use(m for _, m in good)
     assert _listed(store) == (["hf:org/one", "hf:org/two"], [])
+    _rewrite(store, lambda r: r.__setitem__(slice(3, None), fields))
+    assert _listed(store) == (["hf:org/one", "hf:org/two"], [])
+
+
+def _use(models: object) -> None:
+    """What ``provisioner list`` does with listed entries: filter, sort, show."""
+    rows = list(models)  # type: ignore[call-overload]
+    for key in ("name", "size", "modified"):
+        select_rows(rows, 0.0, ["size>1", "modified>1d", "quant=Q4_K_M", "name=*"], key)
+    assert all(isinstance(m, ListedModel) and m.total_size >= 0 for m in rows)
+    for m in rows:
+        f"{m.name}{m.reference}{m.downloaded_at}{m.path}{m.format}{m.quantization}"
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(names=st.one_of(HOSTILE_VALUES, st.lists(st.text(max_size=8), max_size=4).map("\n".join)))
+def test_any_hostile_folder_listing_never_leaves_the_manifests(store: Store, names: object) -> None:
+    """A remembered folder's names replaced: the cache is refused unless they are plain names,
+    and plain names only name paths inside that folder. Forged with the folder's own stat key,
+    they may hide what the folder holds (so can any forgery by the same user), never show what
+    it does not."""
+    _listed(store)
+    _rewrite(store, lambda row: None, lambda folders: folders["hf/org"].__setitem__(2, names))
+    plain = isinstance(names, str) and all(
+        n and n[0] != "." and "/" not in n and "\0" not in n for n in names.split("\n")
+    )
+    assert bool(_cached(store).folders) == (plain or names == "")
+    refs, damaged = _listed(store)
+    assert set(refs) <= {"hf:org/one", "hf:org/two"} and damaged == []
+
+
+def test_a_remembered_folder_is_not_listed_again(store: Store) -> None:
+    """Proof the folder listing came from the cache: a manifest slipped in with the folder's
+    mtime put back (which a real change never does) stays unseen; the next real change shows."""
+    _listed(store)
+    assert {"", "hf", "hf/org", "hf/org/one", "hf/org/two"} == set(_cached(store).folders)
+    folder = store.manifests / "hf" / "org" / "one"
+    slipped = folder / "Q8_0.json"
+    slipped.write_bytes(_manifest(store, "org/one").read_bytes())
+    os.utime(folder, ns=(OLD_NS, OLD_NS))
+    assert len(Store(store.home).read_all()[0]) == 2
+    os.utime(folder)  # any real change to the folder moves its mtime
+    assert len(Store(store.home).read_all()[0]) == 3
+
+
+def test_a_folder_changed_within_the_racy_window_is_not_remembered(store: Store) -> None:
+    _listed(store)
+    os.utime(store.manifests / "hf" / "org" / "two")
+    _listed(store)
+    assert "hf/org/two" not in _cached(store).folders
+    assert "hf/org/one" in _cached(store).folders
 
 
 def test_an_entry_read_from_the_cache_equals_the_checked_manifest(store: Store) -> None:

@@ -177,7 +177,7 @@ def test_list_in_a_pipe_is_one_tab_separated_line_per_model(cli: object, home: P
     assert (code, err) == (0, "")
     assert out == "".join(
         f"{REPO}:{m['quantization']}\thf:{REPO}{sel}\t{m['total_size']}\t{m['downloaded_at']}"
-        f"\t{m['path']}\n"
+        f"\t{m['path']}\tpublished\n"
         for m, sel in ((q4, ""), (q8, ":Q8_0"))
     )
     assert cli("list", "-q") == (0, f"{REPO}:Q4_K_M\n{REPO}:Q8_0\n", "")

@@ -363,6 +363,8 @@ def test_allow_unverified_records_hash_first_seen_here(hostile: HostileHub, tmp_
     assert "first seen here" in box.cli("info", EVIL_REPO).out
     listed = {m["repo"]: m for m in json.loads(box.cli("--json", "list").out)}
     assert listed[EVIL_REPO]["unverified_files"] and not listed[OK_REPO]["unverified_files"]
+    hashes = {line.split("\t")[1]: line.split("\t")[5] for line in box.cli("list").out.splitlines()}
+    assert hashes == {f"hf:{EVIL_REPO}": "first seen here", f"hf:{OK_REPO}": "published"}
 
 
 def test_a_branch_moved_to_a_hashless_listing_keeps_the_good_model(

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from model_provisioner import ModelFile, ModelInfo, UsageError
 from model_provisioner._listing import (
-    Row,
+    ListedModel,
     ago,
     compile_filter,
     compile_sort,
@@ -69,12 +69,14 @@ def test_short_names_say_org_repo_and_quant() -> None:
 
 def test_filters_and_sorts_as_hf_cache_ls() -> None:
     models = [
-        info("a/big", [("big.Q8_0.gguf", 3_000_000_000)]),
-        info("b/small", [("s.Q4_K_M.gguf", 200_000_000)], downloaded_at="2026-11-30T11:59:00"),
-        info("c/mid", [("m.F16.gguf", 900_000_000)], downloaded_at="garbled"),
+        ListedModel.of(info("a/big", [("big.Q8_0.gguf", 3_000_000_000)])),
+        ListedModel.of(
+            info("b/small", [("s.Q4_K_M.gguf", 200_000_000)], downloaded_at="2026-11-30T11:59:00")
+        ),
+        ListedModel.of(info("c/mid", [("m.F16.gguf", 900_000_000)], downloaded_at="garbled")),
     ]
 
-    def names(rows: list[Row]) -> list[str]:
+    def names(rows: list[ListedModel]) -> list[str]:
         return [r.name for r in rows]
 
     assert names(select_rows(models, NOW)) == ["a/big:Q8_0", "b/small:Q4_K_M", "c/mid:F16"]

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ._gc import GcReport
     from ._hf_export import ExportReport
     from ._imports import ImportReport
+    from ._listing import ListedModel, Listing
     from ._lockfile import LockedModel, Lockfile, dump_lockfile, parse_lockfile
     from ._mirror import Mirror
     from ._models import FileCheck, ModelFile, ModelInfo, RepairReport, VerifyReport
@@ -87,6 +88,8 @@ _WHERE: dict[str, str] = {
     "RateLimiter": "._ratelimit",
     "RepairReport": "._models",
     "ImportReport": "._imports",
+    "ListedModel": "._listing",
+    "Listing": "._listing",
     "LockedModel": "._lockfile",
     "Lockfile": "._lockfile",
     "Mirror": "._mirror",
@@ -124,6 +127,8 @@ __all__ = [
     "IntegrityError",
     "InvalidReference",
     "JobNotFound",
+    "ListedModel",
+    "Listing",
     "LockedModel",
     "Lockfile",
     "MetadataError",

@@ -1,4 +1,5 @@
-"""The catalog as people and scripts read it: short names, ages, ``--filter`` and ``--sort``.
+"""The catalog as people and scripts read it: listed models, short names, ages, ``--filter``
+and ``--sort``.
 
 Filter and sort expressions follow ``hf cache ls``: ``size>1GB``, ``modified>7d`` (older than a
 week), ``format=gguf``, ``quant=Q4_K_M``, ``name=bartowski/*``; ``--sort size`` (biggest first),
@@ -9,16 +10,19 @@ passes the entries and the clock.
 from __future__ import annotations
 
 import fnmatch
+import json
 import operator
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from ._errors import UsageError
+from ._errors import DamagedManifest, UsageError
 from ._gguf_names import quant_of
-from ._models import ModelInfo
+from ._manifest import ManifestProblem, model_info
+from ._models import JSON_SCHEMA, ModelInfo
 from ._references import DEFAULT_REVISION, SelectorKind, classify_selector
 
 _FILTER = re.compile(r"^\s*(?P<key>[a-z_]+)\s*(?P<op>==|!=|>=|<=|=|>|<)\s*(?P<value>.+?)\s*$")
@@ -41,13 +45,83 @@ SORT_KEYS = ("name", "size", "modified")
 _DESCENDING_BY_DEFAULT = {"size", "modified"}
 
 
-@dataclass(frozen=True)
-class Row:
-    """One model as listed: ``name`` is a reference that finds this entry again."""
+@dataclass(slots=True)
+class ListedModel:
+    """One installed model as ``list`` and the service show it.
 
+    ``json`` is its model object (``ModelInfo.summary`` with ``"schema"``, sorted keys: what
+    ``list --json`` prints, docs/json.md) already rendered (UTF-8), so ``catalog.cache`` can
+    hand it out with no work per entry: with 10,000 entries, building ModelInfo objects and
+    rendering them was most of ``list --json``. The other fields are what a list shows, filters
+    and sorts by; ``name`` is a reference that finds this entry again. ``info`` is built on
+    first use.
+    """
+
+    json: bytes
     name: str
-    info: ModelInfo
-    modified: float | None
+    reference: str
+    provider: str
+    repo: str
+    commit: str
+    path: str
+    total_size: int
+    downloaded_at: str
+    format: str
+    quantization: str | None
+    unverified: bool  # a file's hash was first seen here: no server published one
+    endpoint: str | None
+    imported_from: str | None
+    _info: ModelInfo | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, info: ModelInfo) -> ListedModel:
+        summary = {"schema": JSON_SCHEMA, **info.summary()}
+        listed = cls(
+            json.dumps(summary, sort_keys=True).encode(),
+            short_name(info),
+            info.reference,
+            info.provider,
+            info.repo,
+            info.commit,
+            summary["path"],
+            summary["total_size"],
+            info.downloaded_at,
+            info.format,
+            summary["quantization"],
+            bool(summary["unverified_files"]),
+            info.endpoint,
+            info.imported_from,
+        )
+        listed._info = info
+        return listed
+
+    @property
+    def info(self) -> ModelInfo:
+        """The whole entry, from the model object (ManifestProblem if it does not check)."""
+        if self._info is None:
+            try:
+                data = json.loads(self.json)
+            except (ValueError, RecursionError) as exc:
+                raise ManifestProblem("the cached model object is not JSON") from exc
+            if not isinstance(data, dict):
+                raise ManifestProblem("the cached model object is not an object")
+            self._info = model_info(
+                data, "path", Path, self.provider, self.endpoint, self.imported_from
+            )
+        return self._info
+
+    @property
+    def modified(self) -> float | None:
+        return timestamp(self.downloaded_at)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The catalog at one moment: every entry as listed, and the manifests that do not read
+    back (each as the error ``info`` or ``path`` of it would raise)."""
+
+    models: list[ListedModel]
+    damaged: list[DamagedManifest]
 
 
 def short_name(info: ModelInfo) -> str:
@@ -59,10 +133,6 @@ def short_name(info: ModelInfo) -> str:
     if tag is not None:
         return f"{name}:{tag}"
     return name if selector is None else f"{name}:{selector}"
-
-
-def rows_of(models: Sequence[ModelInfo]) -> list[Row]:
-    return [Row(short_name(m), m, timestamp(m.downloaded_at)) for m in models]
 
 
 def timestamp(text: str | None) -> float | None:
@@ -112,7 +182,7 @@ def _with_unit(text: str, units: dict[str, int], what: str) -> float:
     return float(match["n"]) * units[unit]
 
 
-def compile_filter(expr: str, now: float) -> Callable[[Row], bool]:
+def compile_filter(expr: str, now: float) -> Callable[[ListedModel], bool]:
     """One ``--filter`` expression as a test on a row; a bad one is a usage error (exit 2)."""
     match = _FILTER.match(expr)
     if match is None:
@@ -121,24 +191,24 @@ def compile_filter(expr: str, now: float) -> Callable[[Row], bool]:
     compare = _OPS[op]
     if key == "size":
         limit = parse_size(value)
-        return lambda row: compare(row.info.total_size, limit)
+        return lambda row: compare(row.total_size, limit)
     if key == "modified":
         age = parse_age(value)
-        return lambda row: row.modified is not None and compare(now - row.modified, age)
+        return lambda row: (then := row.modified) is not None and compare(now - then, age)
     if op not in ("=", "==", "!="):
         raise UsageError(f"filter {expr!r}: {key} takes only = or !=")
     negate = op == "!="
     if key == "format":
-        return lambda row: (row.info.format.lower() == value.lower()) != negate
+        return lambda row: (row.format.lower() == value.lower()) != negate
     if key == "quant":
-        return lambda row: ((row.info.quantization or "").upper() == value.upper()) != negate
+        return lambda row: ((row.quantization or "").upper() == value.upper()) != negate
     if key == "name":
         pattern = value.casefold()
         return lambda row: fnmatch.fnmatchcase(row.name.casefold(), pattern) != negate
     raise UsageError(f"filter {expr!r}: unknown key {key!r} (known: {', '.join(FILTER_KEYS)})")
 
 
-def compile_sort(expr: str) -> tuple[Callable[[Row], Any], bool]:
+def compile_sort(expr: str) -> tuple[Callable[[ListedModel], Any], bool]:
     """``--sort KEY[:asc|:desc]``: a key function and whether to reverse."""
     key, _, order = expr.strip().lower().partition(":")
     if key not in SORT_KEYS or order not in ("", "asc", "desc"):
@@ -147,22 +217,22 @@ def compile_sort(expr: str) -> tuple[Callable[[Row], Any], bool]:
         )
     reverse = order == "desc" if order else key in _DESCENDING_BY_DEFAULT
     if key == "size":
-        return (lambda row: row.info.total_size), reverse
+        return (lambda row: row.total_size), reverse
     if key == "modified":
         return (lambda row: row.modified or 0.0), reverse
     return (lambda row: row.name.casefold()), reverse
 
 
 def select_rows(
-    models: Sequence[ModelInfo],
+    models: Sequence[ListedModel],
     now: float,
     filters: Sequence[str] = (),
     sort: str | None = None,
     limit: int | None = None,
-) -> list[Row]:
+) -> list[ListedModel]:
     """Filter, then sort (by name when not asked), then keep the first ``limit``."""
     tests = [compile_filter(f, now) for f in filters]
     key, reverse = compile_sort(sort or "name")
-    rows = [r for r in rows_of(models) if all(t(r) for t in tests)]
+    rows = [r for r in models if all(t(r) for t in tests)]
     rows.sort(key=key, reverse=reverse)
     return rows if limit is None else rows[:limit]

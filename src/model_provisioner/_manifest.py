@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,37 +54,65 @@ def parse_manifest(raw: bytes, locate: Callable[[str], Path]) -> ModelInfo:
     provider = _opt_str(data, "provider") or "hf"
     if provider not in PROVIDERS:
         raise ManifestProblem(f"unknown provider {provider!r}")
-    repo = _str(data, "repo")
-    if not is_repo_id(repo):
-        raise ManifestProblem(f"repo {repo!r} is not a repository id")
-    reference = _str(data, "reference")
-    revision = _str(data, "revision")
-    selector = _opt_str(data, "selector")
-    _check_reference(reference, provider, repo, revision, selector)
-    commit = _str(data, "commit")
-    if not is_git_sha1(commit):
-        raise ManifestProblem(f"commit {commit!r} is not a 40-hex sha")
-    files = _files(data.get("files"))
-    model_path = _str(data, "model_path")  # the store checks it is its own folder or file
-    metadata = data.get("metadata") or {}
-    if not isinstance(metadata, dict) or not all(isinstance(k, str) for k in metadata):
-        raise ManifestProblem("metadata is not an object")
+    endpoint, imported_from = _opt_str(data, "endpoint"), _opt_str(data, "imported_from")
+    # the store checks that model_path is its own folder or file
+    info = model_info(data, "model_path", locate, provider, endpoint, imported_from)
+    _check_forms(info)
+    return info
+
+
+def model_info(
+    data: Mapping[str, Any],
+    path_key: str,
+    locate: Callable[[str], Path],
+    provider: str,
+    endpoint: str | None,
+    imported_from: str | None,
+) -> ModelInfo:
+    """The ModelInfo of the fields a manifest and a model object (``ModelInfo.summary``) share,
+    each checked for type: the one builder for both (``catalog.cache`` keeps model objects).
+    ``data[path_key]`` is the model path, which ``locate`` turns into a path. The forms of names
+    and hashes are ``parse_manifest``'s to check; ManifestProblem if a type is wrong."""
     return ModelInfo(
-        reference=reference,
-        repo=repo,
-        revision=revision,
-        selector=selector,
-        commit=commit,
+        repo=_str(data, "repo"),
+        reference=_str(data, "reference"),
+        revision=_str(data, "revision"),
+        selector=_opt_str(data, "selector"),
+        commit=_str(data, "commit"),
+        files=_files(data.get("files")),
+        model_path=locate(_str(data, path_key)),
+        metadata=_metadata(data.get("metadata")),
         format=_str(data, "format"),
-        model_path=locate(model_path),
-        files=files,
         downloaded_at=_str(data, "downloaded_at"),
         verified_at=_opt_str(data, "verified_at"),
-        metadata=ModelMetadata.from_dict(metadata),
         provider=provider,
-        endpoint=_opt_str(data, "endpoint"),
-        imported_from=_opt_str(data, "imported_from"),
+        endpoint=endpoint,
+        imported_from=imported_from,
     )
+
+
+def _metadata(value: object) -> ModelMetadata:
+    metadata = value or {}
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) for k in metadata):
+        raise ManifestProblem("metadata is not an object")
+    return ModelMetadata.from_dict(metadata)
+
+
+def _check_forms(info: ModelInfo) -> None:
+    if not is_repo_id(info.repo):
+        raise ManifestProblem(f"repo {info.repo!r} is not a repository id")
+    _check_reference(info.reference, info.provider, info.repo, info.revision, info.selector)
+    if not is_git_sha1(info.commit):
+        raise ManifestProblem(f"commit {info.commit!r} is not a 40-hex sha")
+    for f in info.files:
+        _check_file(f)
+    paths = [f.path for f in info.files]
+    if len(set(paths)) != len(paths):
+        raise ManifestProblem("a file is listed twice")
+    folders = {"/".join(p.split("/")[:i]) for p in paths for i in range(1, p.count("/") + 1)}
+    clash = folders & set(paths)
+    if clash:
+        raise ManifestProblem(f"{sorted(clash)[0]!r} is both a file and a folder")
 
 
 def _check_reference(
@@ -123,52 +151,53 @@ def _plain(reference: str, repo: str, revision: str, selector: str | None) -> bo
 def _files(value: object) -> list[ModelFile]:
     if not isinstance(value, list) or not value:
         raise ManifestProblem("files is not a non-empty list")
-    files = [_file(item) for item in value]
-    paths = [f.path for f in files]
-    if len(set(paths)) != len(paths):
-        raise ManifestProblem("a file is listed twice")
-    folders = {"/".join(p.split("/")[:i]) for p in paths for i in range(1, p.count("/") + 1)}
-    clash = folders & set(paths)
-    if clash:
-        raise ManifestProblem(f"{sorted(clash)[0]!r} is both a file and a folder")
-    return files
+    return [_file(item) for item in value]
 
 
 def _file(item: object) -> ModelFile:
+    """One file entry, its types checked (``_check_file`` checks the forms)."""
     if not isinstance(item, dict):
         raise ManifestProblem("a file entry is not an object")
     path = _str(item, "path")
-    try:
-        safe_relpath(path)
-    except IntegrityError as exc:
-        raise ManifestProblem(exc.message) from exc
     size = item.get("size")
     if type(size) is not int or size < 0:
         raise ManifestProblem(f"{path}: size {size!r} is not a byte count")
     sha256 = item.get("sha256")
-    if not is_sha256(sha256):
+    if type(sha256) is not str:
         raise ManifestProblem(f"{path}: sha256 {sha256!r} is not 64 hex digits")
     git_sha1 = item.get("git_sha1")
-    if git_sha1 is not None and not is_git_sha1(git_sha1):
+    if git_sha1 is not None and type(git_sha1) is not str:
         raise ManifestProblem(f"{path}: git_sha1 {git_sha1!r} is not 40 hex digits")
     lfs = item.get("lfs", False)
     if type(lfs) is not bool:
         raise ManifestProblem(f"{path}: lfs {lfs!r} is not true or false")
     hash_source = item.get("hash_source", HASH_PUBLISHED)
-    if hash_source not in (HASH_PUBLISHED, HASH_FIRST_SEEN):
+    if type(hash_source) is not str:
         raise ManifestProblem(f"{path}: hash_source {hash_source!r} is unknown")
-    assert isinstance(sha256, str)
     return ModelFile(path, size, sha256, git_sha1, lfs, hash_source)
 
 
-def _str(data: dict[str, Any], key: str) -> str:
+def _check_file(f: ModelFile) -> None:
+    try:
+        safe_relpath(f.path)
+    except IntegrityError as exc:
+        raise ManifestProblem(exc.message) from exc
+    if not is_sha256(f.sha256):
+        raise ManifestProblem(f"{f.path}: sha256 {f.sha256!r} is not 64 hex digits")
+    if f.git_sha1 is not None and not is_git_sha1(f.git_sha1):
+        raise ManifestProblem(f"{f.path}: git_sha1 {f.git_sha1!r} is not 40 hex digits")
+    if f.hash_source not in (HASH_PUBLISHED, HASH_FIRST_SEEN):
+        raise ManifestProblem(f"{f.path}: hash_source {f.hash_source!r} is unknown")
+
+
+def _str(data: Mapping[str, Any], key: str) -> str:
     value = data.get(key)
     if not isinstance(value, str):
         raise ManifestProblem(f"{key} is missing or not a string")
     return value
 
 
-def _opt_str(data: dict[str, Any], key: str) -> str | None:
+def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
     value = data.get(key)
     if value is not None and not isinstance(value, str):
         raise ManifestProblem(f"{key} is not a string")

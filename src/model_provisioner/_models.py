@@ -13,6 +13,7 @@ from typing import Any, Literal, get_type_hints
 from ._gguf_names import is_gguf, is_projector, quant_of
 
 MANIFEST_SCHEMA = 1
+JSON_SCHEMA = 1  # of every JSON object the CLI prints (docs/json.md), the model object too
 HASH_PUBLISHED = "published"
 HASH_FIRST_SEEN = "first seen here"  # no server hash covered it; the user allowed it
 

@@ -16,7 +16,6 @@ from ._catalog import Catalog, Entry
 from ._digests import file_sha256
 from ._errors import IntegrityError, ProvisionerError
 from ._fsutil import allocated, prune_empty_dirs
-from ._metadata import FileSource, split_problems, structural_problems
 from ._models import FileCheck, ModelFile, ModelInfo, VerifyReport
 from ._references import LOCAL_PROVIDERS, parse_reference
 from ._store import Store
@@ -119,6 +118,8 @@ def sharing_entries(catalog: Catalog, entry: Entry, report: VerifyReport) -> lis
 
 def _split_problems(folder: Path, info: ModelInfo) -> list[str]:
     """Split parts and the shards an index names must all be there."""
+    from ._metadata import FileSource, split_problems  # the header parsers: verify only
+
     paths = [f.path for f in info.files]
     indexes = [p for p in paths if p.endswith(".safetensors.index.json")]
     sources = {p: FileSource(folder / p) for p in indexes if (folder / p).is_file()}
@@ -141,6 +142,8 @@ def _check_file(store: Store, path: Path, expected: ModelFile) -> _Checked:
     Bad bytes in the blob's own inode, or a blob name that is not a regular file, condemn the
     blob; a link that is missing or another file leaves the blob alone (repair relinks it).
     """
+    from ._metadata import FileSource, structural_problems  # the header parsers: verify only
+
     named = _lstat(store.blob_path(expected.sha256))
     if named is not None and not stat.S_ISREG(named.st_mode):
         return _Checked(

@@ -17,6 +17,7 @@ from ._aliases import AliasFile
 from ._catalog import Catalog
 from ._errors import DamagedManifest, IntegrityError, ModelNotFound, UsageError
 from ._fsutil import store_errors
+from ._listing import Listing
 from ._models import ModelInfo, RepairReport, VerifyReport
 from ._offers import DEFAULT_CONTEXT
 from ._operations import (
@@ -177,6 +178,24 @@ class ModelProvisioner:
             StoreNotWritable: the home cannot be read.
         """
         return self._catalog.all()
+
+    @_store_errors
+    def listing(self) -> Listing:
+        """Every installed entry as ``list`` and the service show it, and the damaged manifests,
+        from one walk of the manifests: the fast way to list (10,000 entries in tens of ms when
+        ``catalog.cache`` is warm, benchmarks/catalog.py).
+
+        Each ``ListedModel`` carries its model object already rendered as JSON (``.json``, the
+        object ``list --json`` prints, docs/json.md), the fields a list shows, filters and sorts
+        by, and its ModelInfo (``.info``), built on first use.
+
+        Returns:
+            A Listing: ``models`` (in manifest path order) and ``damaged``.
+        Raises:
+            StoreNotWritable: the home cannot be read.
+        """
+        good, bad = self._store.listing()
+        return Listing([m for _, m in good], [b.error() for b in bad])
 
     @_store_errors
     def scan_catalog(self) -> tuple[list[ModelInfo], list[DamagedManifest]]:

@@ -18,16 +18,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from .._errors import ProvisionerError
+from .._models import JSON_SCHEMA
 from .._provisioner import ModelProvisioner
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-# Version of every --json object (docs/json.md): additions keep it, a removed or renamed key
-# or a changed meaning bumps it.
-JSON_SCHEMA = 1
 
 
 @dataclass
@@ -63,6 +60,13 @@ class App:
             data = [{"schema": JSON_SCHEMA, **d} if isinstance(d, dict) else d for d in data]
         sys.stdout.write(json.dumps(data, sort_keys=True, default=str) + "\n")
         sys.stdout.flush()
+
+    def emit_json_bytes(self, data: bytes) -> None:
+        """One JSON document already rendered as UTF-8 (``list --json`` joins the model objects
+        the catalog holds rendered)."""
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data + b"\n")
+        sys.stdout.buffer.flush()
 
     @contextmanager
     def json_errors(self, reference: str) -> Iterator[None]:

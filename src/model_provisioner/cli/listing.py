@@ -1,19 +1,23 @@
 """provisioner list: the catalog, read from manifests only.
 
 On a terminal: ``NAME  SIZE  MODIFIED`` like ``ollama list``. In a pipe: tab-separated
-``name, reference, size in bytes, downloaded at, path``, one line per model. ``-q``: names only.
-A manifest that does not read back is listed as damaged: on stderr, and in ``--json`` as
-``{"damaged": true, "manifest", "problem"}``.
+``name, reference, size in bytes, downloaded at, path, hashes``, one line per model, where
+hashes is ``published``, or ``first seen here`` when a file's hash was published by no server
+(``--allow-unverified``). ``-q``: names only. A manifest that does not read back is listed as
+damaged: on stderr, and in ``--json`` as ``{"damaged": true, "manifest", "problem"}``.
+``--json`` joins the model objects the catalog already holds rendered (``ListedModel.json``).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 
 import click
 
-from .._listing import FILTER_KEYS, SORT_KEYS, Row, ago, select_rows
+from .._listing import FILTER_KEYS, SORT_KEYS, ListedModel, ago, select_rows
+from .._models import HASH_FIRST_SEEN, HASH_PUBLISHED, JSON_SCHEMA
 from .._units import format_bytes
 from ._app import App, global_options
 from ._table import aligned, is_terminal, tab_separated
@@ -42,16 +46,21 @@ def list_models(
 ) -> None:
     """List installed models (and manifests that are damaged)."""
     now = time.time()
-    models, damaged = app.provisioner.scan_catalog()
-    rows = select_rows(models, now, filters, sort, limit)
+    listing = app.provisioner.listing()
+    rows = select_rows(listing.models, now, filters, sort, limit)
+    damaged = listing.damaged
     if app.json_output:
-        app.emit_json(
-            [r.info.summary() for r in rows]
-            + [
-                {"damaged": True, "manifest": str(d.manifest), "problem": d.problem}
-                for d in damaged
-            ]
-        )
+        bad = [
+            {
+                "damaged": True,
+                "manifest": str(d.manifest),
+                "problem": d.problem,
+                "schema": JSON_SCHEMA,
+            }
+            for d in damaged
+        ]
+        objects = [r.json for r in rows] + [json.dumps(d, sort_keys=True).encode() for d in bad]
+        app.emit_json_bytes(b"[" + b", ".join(objects) + b"]")
         return
     for d in damaged:
         click.echo(f"damaged: {d.manifest}: {d.problem}", err=True)
@@ -67,20 +76,21 @@ def list_models(
                 [
                     (
                         r.name,
-                        r.info.reference,
-                        str(r.info.total_size),
-                        r.info.downloaded_at,
-                        str(r.info.model_path),
+                        r.reference,
+                        str(r.total_size),
+                        r.downloaded_at,
+                        r.path,
+                        HASH_FIRST_SEEN if r.unverified else HASH_PUBLISHED,
                     )
                     for r in rows
                 ]
             )
         )
     else:
-        cells = [(_named(r), format_bytes(r.info.total_size), ago(r.modified, now)) for r in rows]
+        cells = [(_named(r), format_bytes(r.total_size), ago(r.modified, now)) for r in rows]
         sys.stdout.write(aligned(("NAME", "SIZE", "MODIFIED"), cells, right={1}))
 
 
-def _named(row: Row) -> str:
+def _named(row: ListedModel) -> str:
     """The name, marked when a file's hash was first seen here (no server published one)."""
-    return f"{row.name} (hash first seen here)" if row.info.unverified_files else row.name
+    return f"{row.name} (hash first seen here)" if row.unverified else row.name
