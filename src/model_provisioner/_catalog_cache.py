@@ -45,14 +45,6 @@ _RACY_NS = 2_000_000_000
 # make a name empty, hidden, or a path of several parts.
 _NOT_PLAIN = ("/", "\n\n", "\0\n", "\n\0", "\n.", "\0.")
 _ROW = 16  # fields of an entry's row before its JSON text (``_encode``)
-# The types a row may hold, field by field (one tuple compare per row: 10,000 rows in ~5 ms).
-_ROW_TYPES = frozenset(
-    (int, int, int, *(str,) * 6, int, str, str, quant, bool, endpoint, imported_from, bytes)
-    for quant in (str, type(None))
-    for endpoint in (str, type(None))
-    for imported_from in (str, type(None))
-)
-
 StatKey = tuple[int, int, int]
 FolderKey = tuple[int, int]
 
@@ -70,9 +62,9 @@ class CatalogCache:
 
     def get(self, path: str, key: StatKey) -> ListedModel | None:
         row = self.entries.get(path)
-        if row is None or len(row) != _ROW + 1 or (row[0], row[1], row[2]) != key:
+        if row is None or len(row) != _ROW + 1 or row[0] != key[0] or row[1] != key[1]:
             return None
-        return _decode(row)
+        return _decode(row) if row[2] == key[2] else None
 
     def put(self, path: str, key: StatKey, listed: ListedModel) -> None:
         self.entries[path] = [*key, *_encode(listed), listed.json]
@@ -85,10 +77,11 @@ class CatalogCache:
             del self.entries[path]
         self.changed = self.changed or bool(gone)
 
-    def names(self, folder: str, key: FolderKey) -> list[str] | None:
-        """The names ``folder`` held when it had this stat key, if remembered."""
+    def names(self, folder: str, st: os.stat_result) -> list[str] | None:
+        """The names ``folder`` held when it had the stat key (inode, mtime) of ``st``, if
+        remembered."""
         row = self.folders.get(folder)
-        if row is None or len(row) != 3 or (row[0], row[1]) != key:
+        if row is None or len(row) != 3 or row[0] != st.st_ino or row[1] != st.st_mtime_ns:
             return None
         return row[2].split("\n") if row[2] else []
 
@@ -196,7 +189,41 @@ def _encode(m: ListedModel) -> list[Any]:
 
 
 def _decode(row: list[Any]) -> ListedModel | None:
-    """The entry of a row whose types check out, else None (its manifest is read instead)."""
-    if tuple(map(type, row)) not in _ROW_TYPES or row[9] < 0:
+    """The entry of a row whose types check out, else None (its manifest is read instead).
+    Spelled out field by field: a third of the time of any loop or table of types."""
+    _, _, _, name, ref, provider, repo, commit, path, size, down, fmt, quant, unverified = row[:14]
+    endpoint, imported_from, text = row[14:]
+    if (
+        type(text) is not bytes
+        or type(name) is not str
+        or type(ref) is not str
+        or type(provider) is not str
+        or type(repo) is not str
+        or type(commit) is not str
+        or type(path) is not str
+        or type(size) is not int
+        or size < 0
+        or type(down) is not str
+        or type(fmt) is not str
+        or type(unverified) is not bool
+        or (quant is not None and type(quant) is not str)
+        or (endpoint is not None and type(endpoint) is not str)
+        or (imported_from is not None and type(imported_from) is not str)
+    ):
         return None
-    return ListedModel(row[16], *row[3:16])
+    return ListedModel(
+        text,
+        name,
+        ref,
+        provider,
+        repo,
+        commit,
+        path,
+        size,
+        down,
+        fmt,
+        quant,
+        unverified,
+        endpoint,
+        imported_from,
+    )

@@ -683,8 +683,7 @@ class _Walk:
             return []
         if not stat.S_ISDIR(st.st_mode):
             return []
-        key = (st.st_ino, st.st_mtime_ns)
-        names = self.disk.names(folder, key)
+        names = self.disk.names(folder, st)
         if names is None:
             entries = _scan(f"{self.root}/{folder}" if folder else self.root)
             if depth < 3:
@@ -693,7 +692,7 @@ class _Walk:
                 names = sorted(e.name for e in entries if e.name.endswith(_MANIFEST))
             if st.st_mtime_ns >= self.settled:
                 return names
-            self.disk.remember(folder, key, names)
+            self.disk.remember(folder, (st.st_ino, st.st_mtime_ns), names)
         self.seen.add(folder)
         return names
 

@@ -61,12 +61,15 @@ class App:
         sys.stdout.write(json.dumps(data, sort_keys=True, default=str) + "\n")
         sys.stdout.flush()
 
-    def emit_json_bytes(self, data: bytes) -> None:
-        """One JSON document already rendered as UTF-8 (``list --json`` joins the model objects
-        the catalog holds rendered)."""
+    def emit_json_array(self, items: list[bytes]) -> None:
+        """One JSON array of objects already rendered as UTF-8 (``list --json``: the model
+        objects the catalog holds rendered), written without copying it whole again."""
         sys.stdout.flush()
-        sys.stdout.buffer.write(data + b"\n")
-        sys.stdout.buffer.flush()
+        out = sys.stdout.buffer
+        out.write(b"[")
+        out.write(b", ".join(items))
+        out.write(b"]\n")
+        out.flush()
 
     @contextmanager
     def json_errors(self, reference: str) -> Iterator[None]:

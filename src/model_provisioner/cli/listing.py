@@ -60,7 +60,7 @@ def list_models(
             for d in damaged
         ]
         objects = [r.json for r in rows] + [json.dumps(d, sort_keys=True).encode() for d in bad]
-        app.emit_json_bytes(b"[" + b", ".join(objects) + b"]")
+        app.emit_json_array(objects)
         return
     for d in damaged:
         click.echo(f"damaged: {d.manifest}: {d.problem}", err=True)
