@@ -20,7 +20,7 @@ from tests.makers import make_gguf_repo
 
 BIN = Path(sys.executable).parent / "provisioner"
 REPO = "Org/Quick-GGUF"
-# Each costs 20-300 ms to import; none is needed to read a manifest and print a line.
+# Each costs 5-300 ms to import (or to run); none is needed to read a manifest and print a line.
 HEAVY = (
     "huggingface_hub",
     "httpx",
@@ -34,6 +34,9 @@ HEAVY = (
     "filelock",
     "platformdirs",
     "tomllib",
+    "subprocess",  # ctypes.util.find_library ran ldconfig in a child at every start
+    "ctypes.util",
+    "model_provisioner._metadata",  # the header parsers: pull and verify only
     "model_provisioner._transfer",
     "model_provisioner._download",
     "model_provisioner._hub",

@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
 from dataclasses import dataclass
 from typing import Any
 
-_libc: Any = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+# The process's own symbols, libc's among them: ``ctypes.util.find_library("c")`` ran
+# ``/sbin/ldconfig -p`` in a child process at every start (~40 ms of every command).
+_libc: Any = ctypes.CDLL(None, use_errno=True)
 _F_FULLFSYNC: int | None = getattr(fcntl, "F_FULLFSYNC", None)  # macOS
 _SYNC_FILE_RANGE_WAIT_BEFORE = 1
 _SYNC_FILE_RANGE_WRITE = 2
