@@ -291,3 +291,7 @@ def test_an_entry_read_from_the_cache_equals_the_checked_manifest(store: Store) 
     for path in store.manifests.rglob("*.json"):
         checked = parse_manifest(path.read_bytes(), store.located)
         assert cached[checked.reference] == checked
+    listed = {m.reference: m for _, m in Store(store.home).listing()[0]}
+    for reference, info in cached.items():
+        assert json.loads(listed[reference].json) == {"schema": 1, **info.summary()}
+        assert listed[reference] == ListedModel.of(info)

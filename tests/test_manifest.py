@@ -173,6 +173,11 @@ def test_lookups_through_a_damaged_manifest_name_it(store: Store, good: dict[str
     assert prov.find_local_model("org/good") is not None
     assert prov.get_total_disk_usage() > 0
     assert [str(d.manifest) for d in prov.damaged_manifests()] == [str(path)]
+    listing = prov.listing()
+    assert [str(d.manifest) for d in listing.damaged] == [str(path)]
+    (listed,) = listing.models
+    assert json.loads(listed.json) == {"schema": 1, **listed.info.summary()}
+    assert listed.info == prov.list_models()[0]
 
 
 def test_gc_keeps_what_an_unreadable_manifest_may_use(

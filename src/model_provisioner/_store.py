@@ -149,7 +149,8 @@ class Store:
         self.catalog_cache_file = self.home / "catalog.cache"
         self.reservations = Reservations(self.partial / "reservations")
         self._cache: dict[str, tuple[_catalog_cache.StatKey, ListedModel | Unreadable]] = {}
-        self._disk_cache: _catalog_cache.CatalogCache | None = None
+        self._disk_cache: _catalog_cache.CatalogCache | None = None  # only ``_listing`` uses it
+        self._listing_lock = threading.Lock()
         self._models_text = str(self.models)
         self._manifests_text = str(self.manifests)
 
@@ -366,6 +367,10 @@ class Store:
         """Every manifest (its path relative to ``manifests/``) as listed, each checked unless
         ``catalog.cache`` holds it under the same stat key, and those that do not read back;
         the cache is brought up to date, best effort (``_catalog_cache``)."""
+        with self._listing_lock:  # the service lists from many threads; one walks at a time
+            return self._listing()
+
+    def _listing(self) -> tuple[list[tuple[str, ListedModel]], list[Unreadable]]:
         if self._disk_cache is None:
             self._disk_cache = _catalog_cache.load(self.catalog_cache_file, self.home)
         disk = self._disk_cache
@@ -415,7 +420,7 @@ class Store:
             info = listed.info
             self._check_place(path, info)
         except ManifestProblem:
-            found = self._listed(path, self._disk_cache, reuse=False)
+            found = self._listed(path, reuse=False)
             return found.info if isinstance(found, ListedModel) else found
         return info
 

@@ -64,10 +64,15 @@ class App:
     def emit_json_array(self, items: list[bytes]) -> None:
         """One JSON array of objects already rendered as UTF-8 (``list --json``: the model
         objects the catalog holds rendered), written without copying it whole again."""
+        body = b", ".join(items)
         sys.stdout.flush()
-        out = sys.stdout.buffer
+        out = getattr(sys.stdout, "buffer", None)
+        if out is None:  # a text-only stdout: a caller running the CLI in-process
+            sys.stdout.write(f"[{body.decode()}]\n")
+            sys.stdout.flush()
+            return
         out.write(b"[")
-        out.write(b", ".join(items))
+        out.write(body)
         out.write(b"]\n")
         out.flush()
 
