@@ -129,15 +129,17 @@ def test_a_cached_entry_pointing_elsewhere_is_refused_by_the_place_check(
 def test_a_cached_model_object_that_does_not_check_is_read_from_its_manifest(
     store: Store,
 ) -> None:
-    """The listed fields check out but the JSON text names another repo, or is no JSON: the
-    ModelInfo comes from the manifest, never from the text."""
+    """The listed fields check out but the JSON text is no model object, no JSON, or the other
+    entry's (well typed, but not this entry's): the ModelInfo comes from the manifest."""
     _listed(store)
-    texts = iter(['{"repo": "evil/x"}', "not json"])
-    _rewrite(store, lambda row: row.__setitem__(JSON, next(texts)))
-    good, bad = Store(store.home).read_all()
-    assert bad == []
-    for _, info in good:
-        assert info == parse_manifest(_manifest(store, info.repo).read_bytes(), store.located)
+    one, two = (bytes(row[JSON]).decode() for row in _cached(store).entries.values())
+    for forged in (['{"repo": "evil/x"}', "not json"], [two, one]):
+        texts = iter(forged)
+        _rewrite(store, lambda row: row.__setitem__(JSON, next(texts)))  # noqa: B023
+        good, bad = Store(store.home).read_all()
+        assert bad == [] and len(good) == 2
+        for _, info in good:
+            assert info == parse_manifest(_manifest(store, info.repo).read_bytes(), store.located)
 
 
 def _rewrite(store: Store, change: object, folders: object = None) -> None:

@@ -97,7 +97,9 @@ class ListedModel:
 
     @property
     def info(self) -> ModelInfo:
-        """The whole entry, from the model object (ManifestProblem if it does not check)."""
+        """The whole entry, built once from the model object: its fields checked for type, and
+        it must agree with the listed fields (which the store checked for place) and point at
+        its own folder or one of its files. ManifestProblem if not (a forged cache)."""
         if self._info is None:
             try:
                 data = json.loads(self.json)
@@ -105,9 +107,15 @@ class ListedModel:
                 raise ManifestProblem("the cached model object is not JSON") from exc
             if not isinstance(data, dict):
                 raise ManifestProblem("the cached model object is not an object")
-            self._info = model_info(
-                data, "path", Path, self.provider, self.endpoint, self.imported_from
-            )
+            info = model_info(data, "path", Path, self.provider, self.endpoint, self.imported_from)
+            folder = f"/{self.repo}/{self.commit}"
+            listed = (info.reference, info.repo, info.commit, str(info.model_path))
+            if listed != (self.reference, self.repo, self.commit, self.path) or not (
+                self.path.endswith(folder)
+                or self.path.partition(f"{folder}/")[2] in {f.path for f in info.files}
+            ):
+                raise ManifestProblem("the cached model object disagrees with its entry")
+            self._info = info
         return self._info
 
     @property

@@ -415,14 +415,12 @@ class Store:
 
     def _info_of(self, path: str, listed: ListedModel) -> ModelInfo | Unreadable | None:
         """The ModelInfo of a listed entry. One from ``catalog.cache`` whose model object does
-        not check (a forged cache) is dropped and its manifest read instead."""
+        not check (``ListedModel.info``: a forged cache) is dropped, its manifest read instead."""
         try:
-            info = listed.info
-            self._check_place(path, info)
+            return listed.info
         except ManifestProblem:
             found = self._listed(path, reuse=False)
             return found.info if isinstance(found, ListedModel) else found
-        return info
 
     def _listed(
         self,
