@@ -178,6 +178,8 @@ def test_lookups_through_a_damaged_manifest_name_it(store: Store, good: dict[str
     (listed,) = listing.models
     assert json.loads(listed.json) == {"schema": 1, **listed.info.summary()}
     assert listed.info == prov.list_models()[0]
+    models, damaged = prov.scan_catalog()
+    assert models == [listed.info] and [str(d.manifest) for d in damaged] == [str(path)]
 
 
 def test_gc_keeps_what_an_unreadable_manifest_may_use(
