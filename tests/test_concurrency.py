@@ -74,3 +74,22 @@ def test_sigterm_stops_at_a_resumable_point_and_lists_nothing(
     done = result(pull(home, hub_server.url))
     assert Path(str(done["path"])).stat().st_size == SIZE
     assert hub_server.bytes_served(FILE) - before < SIZE
+
+
+def test_ctrl_c_is_exit_130_with_an_interrupted_event_and_resumes(
+    home: Path, hub_server: HubServer, fixture_hub: FixtureHub
+) -> None:
+    """Ctrl-C (SIGINT), unlike SIGTERM, is the user interrupting: exit 130, as documented."""
+    make_gguf_repo(fixture_hub, REPO, quants=("Q4_K_M",), pad_to=SIZE)
+    hub_server.inject(FILE, "stall", after_bytes=8 << 20, seconds=3, times=None)
+    proc = pull(home, hub_server.url, "--max-connections", "2")
+    deadline = time.monotonic() + 30
+    while hub_server.bytes_served(FILE) < 4 << 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert err == "error: interrupted; the partial download stays for the next pull\n"
+    last = json.loads(out.splitlines()[-1])
+    assert (last["event"], last["error"], last["exit_code"]) == ("error", "interrupted", 130)
+    assert list((home / "partial").glob("*.part"))

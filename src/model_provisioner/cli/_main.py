@@ -33,7 +33,19 @@ from .sync import sync
 from .verify import verify
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Interrupted(Exception):
+    """Ctrl-C, taken before click's own handler prints a blank line and says only "Aborted"."""
+
+
+class _Cli(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _Interrupted(str(exc) or "interrupted") from None
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
@@ -115,8 +127,8 @@ def _run(argv: list[str] | None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("error: interrupted (the partial download stays for the next pull)", err=True)
+    except (_Interrupted, KeyboardInterrupt) as exc:
+        click.echo(f"error: {exc or 'interrupted'}", err=True)
         return 130
     return 0
 

@@ -9,12 +9,14 @@ from contextlib import contextmanager
 
 import click
 
+from .._errors import Cancelled
 from .._gguf_names import is_default_quant, quant_of
 from .._models import ModelInfo
 from .._units import format_bytes
 from ._app import App, global_options
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+INTERRUPTED = "interrupted; the partial download stays for the next pull"
 
 
 @click.command()
@@ -75,13 +77,18 @@ def _pull_one(
         return
     damage = _repaired(app, reference) if repair else app.provisioner.damage(reference)
     with ProgressView(app) as view, cancel_on_signals() as cancel:
-        info = app.provisioner.install(
-            reference,
-            update=update,
-            progress=view,
-            cancel=cancel,
-            allow_unverified=allow_unverified,
-        )
+        try:
+            info = app.provisioner.install(
+                reference,
+                update=update,
+                progress=view,
+                cancel=cancel,
+                allow_unverified=allow_unverified,
+            )
+        except Cancelled:
+            if cancel.signal == signal.SIGINT:
+                raise KeyboardInterrupt(INTERRUPTED) from None  # Ctrl-C: exit 130
+            raise
     if app.json_output:
         if damage:
             app.emit_json({"event": "repaired", "problems": damage})
@@ -126,11 +133,23 @@ def result_line(info: ModelInfo) -> str:
     return "\n".join(lines)
 
 
+class SignalCancel(threading.Event):
+    """Set by the first stop signal, remembering which: Ctrl-C is the user interrupting
+    (exit 130), SIGTERM a supervisor stopping us (a cancel, exit 1)."""
+
+    signal: int | None = None
+
+    def stop(self, signum: int, _frame: object) -> None:
+        if self.signal is None:
+            self.signal = signum
+        self.set()
+
+
 @contextmanager
-def cancel_on_signals() -> Iterator[threading.Event]:
+def cancel_on_signals() -> Iterator[SignalCancel]:
     """Ctrl-C or SIGTERM stops the transfer at a resumable point instead of killing threads."""
-    cancel = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: cancel.set()) for sig in _STOP_SIGNALS}
+    cancel = SignalCancel()
+    previous = {sig: signal.signal(sig, cancel.stop) for sig in _STOP_SIGNALS}
     try:
         yield cancel
     finally:
