@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -81,3 +85,28 @@ def test_a_hostile_hit_is_dropped_or_cleaned(repo: object, count: object) -> Non
     if hit is not None:
         assert isinstance(repo, str) and hit.repo == repo and "/" in hit.repo
         assert hit.downloads >= 0 and hit.likes >= 0 and hit.modified is None
+
+
+@pytest.fixture
+def static_server(tmp_path: Path) -> Iterator[str]:
+    """Python's own static file server (not ours): a folder ``api/models`` answers the search
+    route with an HTML listing, anything else with 404."""
+    (tmp_path / "site" / "api" / "models").mkdir(parents=True)
+    handler = partial(SimpleHTTPRequestHandler, directory=str(tmp_path / "site"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_server_without_a_search_api_says_so(home: Path, static_server: str) -> None:
+    with pytest.raises(NetworkError) as html:
+        ModelProvisioner(home, endpoint=static_server).search("llama")
+    assert str(html.value) == f"{static_server} answered the search with something not JSON"
+    with pytest.raises(NetworkError) as missing:
+        ModelProvisioner(home, endpoint=static_server + "/elsewhere").search("llama")
+    assert str(missing.value) == f"{static_server} has no model search (HTTP 404)"

@@ -44,21 +44,28 @@ def search_gguf(settings: HubSettings, text: str, limit: int = 20) -> list[Searc
     from huggingface_hub import HfApi, set_client_factory
     from huggingface_hub import errors as hf_errors
 
+    from ._network import origin
+
     query = text.strip()
     if not query or len(query) > MAX_QUERY or any(ord(c) < 0x20 for c in query):
         raise UsageError(f"search text must be 1 to {MAX_QUERY} printable characters")
     if settings.offline:
         raise OfflineError("search needs the Hub and HF_HUB_OFFLINE is set")
     set_client_factory(_trusting_client)
+    where = origin(settings.endpoint)
     api = HfApi(endpoint=settings.endpoint, token=settings.token or False)
     try:
         found = api.list_models(search=query, filter="gguf", sort="downloads", limit=limit)
         hits = [hit for model in found if (hit := _hit(model)) is not None]
     except hf_errors.HfHubHTTPError as exc:
         status = exc.response.status_code if exc.response is not None else 0
-        raise NetworkError(f"the Hub's search failed: HTTP {status}") from exc
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise NetworkError(f"the Hub's search failed: {type(exc).__name__}") from exc
+        if status in (404, 405, 501):
+            raise NetworkError(f"{where} has no model search (HTTP {status})") from exc
+        raise NetworkError(f"{where}'s search failed: HTTP {status}") from exc
+    except ValueError as exc:
+        raise NetworkError(f"{where} answered the search with something not JSON") from exc
+    except (OSError, KeyError, TypeError) as exc:
+        raise NetworkError(f"{where}'s search failed: {type(exc).__name__}") from exc
     except Exception as exc:
         if type(exc).__module__.startswith(("httpx", "httpcore")):
             raise NetworkError(f"cannot reach the Hub to search: {exc}") from exc
