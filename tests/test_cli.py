@@ -226,7 +226,7 @@ def test_pull_names_the_file_and_quantization_it_took(
     size = format_bytes(m["total_size"])
     assert (code, out) == (
         0,
-        f"✓ hf:Org/Odd-GGUF @ {m['commit'][:12]}: odd.Q5_K_M.gguf (Q5_K_M, {size}, 1 files)\n"
+        f"✓ hf:Org/Odd-GGUF @ {m['commit'][:12]}: odd.Q5_K_M.gguf (Q5_K_M, {size}, 1 file)\n"
         "  no Q4_K_M or Q8_0 in Org/Odd-GGUF: took Q5_K_M, next on the ladder\n"
         f"  {m['path']}\n",
     )
@@ -390,13 +390,13 @@ def test_gc_output_whole(cli: object, home: Path) -> None:
     size = format_bytes(allocated_bytes(stale))
     assert cli("gc", "--dry-run") == (
         0,
-        f"would remove {stale}\nwould free {size}: 1 files, 0 models; "
+        f"would remove {stale}\nwould free {size}: 1 file, 0 models; "
         f"the store would hold {held}\n",
         "",
     )
     assert cli("gc") == (
         0,
-        f"removed {stale}\nfreed {size}: 1 files, 0 models; the store holds {held}\n",
+        f"removed {stale}\nfreed {size}: 1 file, 0 models; the store holds {held}\n",
         "",
     )
     assert not stale.exists()

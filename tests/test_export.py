@@ -154,7 +154,7 @@ def test_export_without_a_folder_uses_huggingface_hubs_cache(
     assert exit.value.code == 0
     out = capsys.readouterr().out
     cache = tmp_path / "default-cache"
-    assert out == f"exported 1 repos to {cache}: 1 files linked, 0 already there\n"
+    assert out == f"exported 1 repo to {cache}: 1 file linked, 0 already there\n"
     with pytest.raises(SystemExit) as exit:
         main(["--home", str(home), "export"])
     assert exit.value.code == 2

@@ -153,7 +153,7 @@ def test_info_remote_output_whole(
         "vocab_size         32\n"
         "has_chat_template  True\n"
         "tensor_count       19\n"
-        "read               413.2 KB in 1 requests\n"
+        "read               413.2 KB in 1 request\n"
         "free disk          FREE\n"
         "\n"
         "QUANT       SIZE    BPW  MEMORY@8192  FITS  FILES\n"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model_provisioner._units import format_bytes
+from model_provisioner._units import counted, format_bytes
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,7 @@ def test_format_bytes_is_a_number_and_a_unit_that_reads_back_close(n: int) -> No
     assert abs(float(number) * scale - n) <= 0.05 * scale + 0.5
     if unit != "TB":
         assert float(number) < 1000
+
+
+def test_counts_read_as_a_person_writes_them() -> None:
+    assert [counted(n, "file") for n in (0, 1, 2)] == ["0 files", "1 file", "2 files"]

@@ -1,4 +1,4 @@
-"""Human-readable sizes, in decimal units as the Hub shows them."""
+"""Human-readable sizes (in decimal units, as the Hub shows them) and counts."""
 
 from __future__ import annotations
 
@@ -13,3 +13,8 @@ def format_bytes(n: float) -> str:
         if abs(round(value, 1)) < 1000:
             return f"{value:.1f} {unit}"
     return f"{value / 1000:.1f} TB"
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 file``, ``2 files``: a count a person reads (nouns here take a plain ``s``)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from .._errors import IntegrityError, UsageError
+from .._units import counted
 from ._app import App, global_options
 
 
@@ -40,7 +41,8 @@ def export(app: App, cache_dir: str | None) -> None:
         for item in report.skipped:
             click.echo(item, err=True)
         app.echo(
-            f"exported {len(report.repos)} repos to {report.cache}: {report.linked} files "
+            f"exported {counted(len(report.repos), 'repo')} to {report.cache}: "
+            f"{counted(report.linked, 'file')} "
             f"linked, {report.present} already there"
         )
     if report.skipped:

@@ -41,7 +41,7 @@ def gc(app: App, older_than: str, max_size: str | None, keep_recent: str, dry_ru
     with --max-size, evict least recently used models until the store fits."""
     from .._config import parse_size
     from .._errors import DiskSpaceError
-    from .._units import format_bytes
+    from .._units import counted, format_bytes
 
     limit = None
     if max_size is not None:
@@ -70,7 +70,7 @@ def gc(app: App, older_than: str, max_size: str | None, keep_recent: str, dry_ru
             app.say(f"{verb}evict {reference}" if dry_run else f"evicted {reference}")
         app.say(
             f"{verb}{'free' if dry_run else 'freed'} {format_bytes(report.freed)}: "
-            f"{len(report.removed)} files, {len(report.evicted)} models; "
+            f"{counted(len(report.removed), 'file')}, {counted(len(report.evicted), 'model')}; "
             f"the store {'would hold' if dry_run else 'holds'} {format_bytes(report.size)}"
         )
     if not report.fits and limit is not None:

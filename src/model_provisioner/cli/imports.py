@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .._errors import IntegrityError
-from .._units import format_bytes
+from .._units import counted, format_bytes
 from ._app import App, global_options
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def _show(app: App, report: ImportReport) -> None:
         else:
             app.echo(
                 f"imported {info.reference} ({format_bytes(info.total_size)}, "
-                f"{info.file_count} files)\n  {info.model_path}"
+                f"{counted(info.file_count, 'file')})\n  {info.model_path}"
             )
     for info in report.present:
         if app.json_output:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from .._units import format_bytes
+from .._units import counted, format_bytes
 from ._app import App
 from ._table import aligned
 from .info import key_values
@@ -25,7 +25,9 @@ def show_remote(app: App, reference: str, context: int) -> None:
     rows.update({k: str(v) for k, v in (data["metadata"] or {}).items() if v is not None})
     rows.pop("schema", None)
     rows["header error"] = inspection.error or ""
-    rows["read"] = f"{format_bytes(inspection.bytes_read)} in {inspection.requests} requests"
+    rows["read"] = (
+        f"{format_bytes(inspection.bytes_read)} in {counted(inspection.requests, 'request')}"
+    )
     rows["free disk"] = format_bytes(inspection.plan.free)
     sys.stdout.write(key_values(rows))
     if found.offers:

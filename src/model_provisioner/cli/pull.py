@@ -12,7 +12,7 @@ import click
 from .._errors import Cancelled
 from .._gguf_names import is_default_quant, quant_of
 from .._models import ModelInfo
-from .._units import format_bytes
+from .._units import counted, format_bytes
 from ._app import App, global_options
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -114,7 +114,7 @@ def result_line(info: ModelInfo) -> str:
     past Q4_K_M and Q8_0, that it did. The path comes last, alone on its line. Plain text: the
     caller prints it without markup."""
     loaded = info.gguf_files[0] if info.gguf_files else None
-    size = f"{format_bytes(info.total_size)}, {info.file_count} files"
+    size = f"{format_bytes(info.total_size)}, {counted(info.file_count, 'file')}"
     if loaded:
         detail = f"{loaded} ({info.quantization or 'no quantization tag'}, {size})"
     else:
