@@ -390,8 +390,7 @@ def test_gc_output_whole(cli: object, home: Path) -> None:
     size = format_bytes(allocated_bytes(stale))
     assert cli("gc", "--dry-run") == (
         0,
-        f"would remove {stale}\nwould free {size}: 1 file, 0 models; "
-        f"the store would hold {held}\n",
+        f"would remove {stale}\nwould free {size}: 1 file, 0 models; the store would hold {held}\n",
         "",
     )
     assert cli("gc") == (

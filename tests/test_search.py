@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -17,6 +20,7 @@ from hypothesis import strategies as st
 from model_provisioner import ModelProvisioner, NetworkError, UsageError
 from model_provisioner._search import _hit
 from model_provisioner.cli import main
+from tests.conftest import DEAD_ENDPOINT
 from tests.hub.repos import FixtureHub
 from tests.hub.server import HubServer
 from tests.makers import make_gguf_repo, make_safetensors_repo
@@ -110,3 +114,44 @@ def test_a_server_without_a_search_api_says_so(home: Path, static_server: str) -
     with pytest.raises(NetworkError) as missing:
         ModelProvisioner(home, endpoint=static_server + "/elsewhere").search("llama")
     assert str(missing.value) == f"{static_server} has no model search (HTTP 404)"
+
+
+def test_an_unreachable_endpoint_is_one_line_after_a_few_quick_retries(home: Path) -> None:
+    """huggingface_hub alone retries a refused connection 5 times over 23 s, printing a
+    warning line each time; the search client retries like the metadata client does."""
+    ran = subprocess.run(
+        [str(Path(sys.executable).with_name("provisioner")), "--home", str(home), "search", "x"],
+        env={**os.environ, "HF_ENDPOINT": DEAD_ENDPOINT},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (ran.returncode, ran.stdout) == (1, "")
+    assert ran.stderr == f"error: cannot reach {DEAD_ENDPOINT}: ConnectError\n"
+
+
+def test_a_stalled_search_times_out(
+    home: Path, hub_server: HubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """huggingface_hub's default client has no timeout at all: a stalled server held the
+    search forever."""
+    monkeypatch.setenv("PROVISIONER_HUB_TIMEOUT", "0.5")
+    hub_server.inject("/api/models", "hang", seconds=5.0, times=None)
+    with pytest.raises(NetworkError, match=f"cannot reach {hub_server.url}: timed out"):
+        ModelProvisioner(home, endpoint=hub_server.url).search("llama")
+
+
+def test_a_failing_search_server_is_retried_a_little_then_one_line(
+    home: Path, hub_server: HubServer
+) -> None:
+    fault = hub_server.inject("/api/models", "status", status=503, times=None)
+    ran = subprocess.run(
+        [str(Path(sys.executable).with_name("provisioner")), "--home", str(home), "search", "x"],
+        env={**os.environ, "HF_ENDPOINT": hub_server.url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (ran.returncode, ran.stdout) == (1, "")
+    assert ran.stderr == f"error: {hub_server.url}'s search failed: HTTP 503\n"
+    assert fault.fired == 3

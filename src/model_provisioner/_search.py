@@ -12,8 +12,10 @@ retried for 23 s.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ._errors import InvalidReference, NetworkError, OfflineError, UsageError
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     import httpx2
 
 MAX_QUERY = 200
+_ATTEMPTS = 3  # as the metadata client (_hubapi): 1 try and 2 retries
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ def search_gguf(settings: HubSettings, text: str, limit: int = 20) -> list[Searc
         raise UsageError(f"search text must be 1 to {MAX_QUERY} printable characters")
     if settings.offline:
         raise OfflineError("search needs the Hub and HF_HUB_OFFLINE is set")
-    set_client_factory(_trusting_client)
+    set_client_factory(partial(_trusting_client, settings.timeout))
     where = origin(settings.endpoint)
     api = HfApi(endpoint=settings.endpoint, token=settings.token or False)
     try:
@@ -73,29 +76,51 @@ def search_gguf(settings: HubSettings, text: str, limit: int = 20) -> list[Searc
     return hits[:limit]
 
 
-def _trusting_client() -> httpx2.Client:
-    """huggingface_hub's client as its default factory makes it, trusting what we trust."""
+def _trusting_client(timeout: float) -> httpx2.Client:
+    """huggingface_hub's client as its default factory makes it, but trusting what we trust,
+    with a timeout (its default has none: a stalled server held a search forever) and with
+    the metadata client's few quick retries. Every failure leaves as one of our errors, which
+    huggingface_hub does not retry (alone it retries a refused connection or a 503 five times
+    over 23 s, printing a warning each time)."""
     import httpx2
     from huggingface_hub.utils._http import hf_request_event_hook
 
+    from ._hubapi import RETRY_STATUS
     from ._network import lasting_failure, network, origin
 
     class TrustingClient(httpx2.Client):
         def send(self, request: httpx2.Request, **kwargs: Any) -> httpx2.Response:
-            try:
-                return super().send(request, **kwargs)
-            except httpx2.TransportError as exc:
-                problem = lasting_failure(exc, origin(str(request.url)))
-                if problem is not None:
-                    raise problem from exc
-                raise
+            where = origin(str(request.url))
+            # huggingface_hub passes timeout=None with each request, which would override ours
+            request.extensions["timeout"] = httpx2.Timeout(timeout).as_dict()
+            for attempt in range(1, _ATTEMPTS + 1):
+                try:
+                    response = super().send(request, **kwargs)
+                except httpx2.TransportError as exc:
+                    problem = lasting_failure(exc, where)
+                    if problem is not None:
+                        raise problem from exc
+                    if attempt == _ATTEMPTS:
+                        raise NetworkError(f"cannot reach {where}: {_describe(exc)}") from exc
+                else:
+                    if response.status_code not in RETRY_STATUS:
+                        return response
+                    response.close()
+                    if attempt == _ATTEMPTS:
+                        status = response.status_code
+                        raise NetworkError(f"{where}'s search failed: HTTP {status}")
+                time.sleep(0.5 * attempt)
+            raise AssertionError("unreachable")
 
     return TrustingClient(
         event_hooks={"request": [hf_request_event_hook]},
         follow_redirects=True,
-        timeout=None,
         verify=network().context,
     )
+
+
+def _describe(exc: Exception) -> str:
+    return "timed out" if "Timeout" in type(exc).__name__ else type(exc).__name__
 
 
 def _hit(model: Any) -> SearchHit | None:

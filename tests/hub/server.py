@@ -196,6 +196,7 @@ class HubApp:
     async def _route_hub(self, req: _Request) -> web.StreamResponse:
         seg, method = req.segments, req.raw.method
         if seg in (["api", "models"], ["api", "models", ""]) and method == "GET":
+            await self._request_fault(req)
             return self._search(req)
         if len(seg) >= 4 and seg[:2] == ["api", "models"]:
             req.repo_id, rest = f"{seg[2]}/{seg[3]}", seg[4:]
