@@ -364,13 +364,17 @@ def test_verify_prints_one_shape_whether_it_passes_or_fails(cli: object) -> None
     assert callable(cli)
     _, out, _ = cli("pull", REPO)
     model = Path(out.strip().splitlines()[-1].strip())
-    _, passed, _ = cli("--json", "verify", REPO)
+    asked = REPO.lower()  # as a user may type it: the output names the entry either way
+    _, passed, _ = cli("--json", "verify", asked)
+    _, path, _ = cli("--json", "path", asked)
     os.chmod(model, 0o644)
     model.write_bytes(b"GGUF" + b"\0" * 10)
-    code, failed, _ = cli("--json", "verify", REPO)
+    code, failed, _ = cli("--json", "verify", asked)
     ok, bad = json.loads(passed), json.loads(failed.splitlines()[-1])
     assert code == 4 and set(ok) == set(bad) and (ok["ok"], bad["ok"]) == (True, False)
     assert bad["problems"] and not ok["problems"]
+    assert ok["reference"] == bad["reference"] == json.loads(path)["reference"]
+    assert ok["reference"] == f"hf:{REPO}"
 
 
 def test_gc_output_whole(cli: object, home: Path) -> None:

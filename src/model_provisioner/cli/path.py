@@ -23,7 +23,8 @@ def path(app: App, reference: str, mmproj: bool, both: bool) -> None:
     if mmproj and projector is None:
         raise ModelNotFound(f"{reference} has no vision projector (mmproj) installed")
     if app.json_output:
-        data: dict[str, str | None] = {"reference": reference, "path": str(found)}
+        entry = app.provisioner.get_model_info(reference).reference  # canonical, as elsewhere
+        data: dict[str, str | None] = {"reference": entry, "path": str(found)}
         if mmproj or both:
             data["projector"] = str(projector) if projector else None
         app.emit_json(data)

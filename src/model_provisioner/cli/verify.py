@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .._errors import IntegrityError
+from .._errors import IntegrityError, ProvisionerError
 from .._models import RepairReport, VerifyReport
 from .._units import format_bytes
 from ._app import App, global_options
@@ -40,9 +40,18 @@ def verify(app: App, references: tuple[str, ...], every: bool, repair: bool) -> 
                 _report_ok(app, app.provisioner.verify_model(reference))
         except IntegrityError as exc:
             failed.append(exc)
-            _report_failure(app, reference, exc)
+            _report_failure(app, _entry_name(app, reference), exc)
     if failed:
         raise failed[0] if len(failed) == 1 else IntegrityError(f"{len(failed)} models are damaged")
+
+
+def _entry_name(app: App, reference: str) -> str:
+    """The entry's canonical reference, as a passing verify names it; what was typed when even
+    its manifest cannot be read."""
+    try:
+        return app.provisioner.get_model_info(reference).reference
+    except ProvisionerError:
+        return reference
 
 
 def _verdict(
