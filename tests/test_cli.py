@@ -403,3 +403,36 @@ def test_gc_output_whole(cli: object, home: Path) -> None:
         "",
     )
     assert not stale.exists()
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "reason"),
+    [
+        ("http://[::1", "Invalid IPv6 URL"),  # was a traceback
+        ("notaurl", "'notaurl' is not an http(s) URL"),  # was 'cannot reach ://'
+        ("ftp://127.0.0.1", "'ftp://127.0.0.1' is not an http(s) URL"),
+        ("http://127.0.0.1:99999", "Port out of range 0-65535"),
+    ],
+)
+def test_a_malformed_endpoint_is_a_usage_error(
+    home: Path, capsys: pytest.CaptureFixture[str], endpoint: str, reason: str
+) -> None:
+    cases = [
+        (["--endpoint", endpoint, "pull", "org/x"], {}, "endpoint"),
+        (["info", "--remote", "org/x"], {"HF_ENDPOINT": endpoint}, "$HF_ENDPOINT"),
+    ]
+    for args, env, named in cases:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.delenv("HF_ENDPOINT", raising=False)
+            for name, value in env.items():
+                patch.setenv(name, value)
+            with pytest.raises(SystemExit) as done:
+                main(["--home", str(home), *args])
+        assert done.value.code == 2
+        assert capsys.readouterr().err.splitlines()[-1] == f"error: {named}: {reason}"
+
+
+def test_an_endpoint_is_taken_as_meant_around_spaces_and_a_trailing_slash() -> None:
+    from model_provisioner._hub import HubSettings
+
+    assert HubSettings.from_env(" http://127.0.0.1:9/ ").endpoint == "http://127.0.0.1:9"

@@ -75,8 +75,9 @@ def _endpoint(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError("expected a URL like https://huggingface.co")
     parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc or not value.isprintable():
+    if parts.scheme not in ("http", "https") or not parts.hostname or not value.isprintable():
         raise ValueError(f"{value!r} is not an http(s) URL")
+    parts.port  # noqa: B018 (raises ValueError for a port out of range)
     return value.strip().rstrip("/")
 
 

@@ -91,9 +91,11 @@ class HubSettings:
 
     @classmethod
     def from_env(cls, endpoint: str | None = None, token: str | None = None) -> HubSettings:
+        from ._config import parse_value
+
         chosen = endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT
         return cls(
-            endpoint=chosen.rstrip("/"),
+            endpoint=parse_value("endpoint", chosen, "endpoint"),  # one line, never a traceback
             token=token or os.environ.get("HF_TOKEN") or huggingface_hub.get_token(),
             offline=os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE,
             timeout=_seconds(os.environ.get("PROVISIONER_HUB_TIMEOUT"), 10.0),
