@@ -436,3 +436,27 @@ def test_an_endpoint_is_taken_as_meant_around_spaces_and_a_trailing_slash() -> N
     from model_provisioner._hub import HubSettings
 
     assert HubSettings.from_env(" http://127.0.0.1:9/ ").endpoint == "http://127.0.0.1:9"
+
+
+def _complete(home: Path, *words: str) -> list[str]:
+    """What bash completion offers for the last word (click's own protocol, a real process)."""
+    env = {
+        **os.environ,
+        "_PROVISIONER_COMPLETE": "bash_complete",
+        "COMP_WORDS": " ".join(["provisioner", *words]),
+        "COMP_CWORD": str(len(words)),
+    }
+    exe = Path(sys.executable).with_name("provisioner")
+    done = subprocess.run([str(exe)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and not done.stderr, done.stderr
+    return [line.removeprefix("plain,") for line in done.stdout.splitlines() if line]
+
+
+def test_references_complete_to_installed_names_and_aliases(cli: object, home: Path) -> None:
+    assert callable(cli)
+    assert _complete(home, "--home", str(home), "path", "org/") == []
+    assert not (home / "aliases.toml").exists()  # a TAB writes nothing
+    assert cli("pull", REPO)[0] == 0
+    assert _complete(home, "--home", str(home), "path", "org/") == [f"{REPO}:Q4_K_M"]
+    assert _complete(home, "rm", "--home", str(home), "tiny") == ["tinyllama"]
+    assert "qwen7b" in _complete(home, "--home", str(home), "pull", REPO, "qwen")

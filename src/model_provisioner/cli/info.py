@@ -8,11 +8,12 @@ import click
 
 from .._units import format_bytes
 from ._app import App, global_options
+from ._complete import references
 from ._table import aligned
 
 
 @click.command()
-@click.argument("reference")
+@click.argument("reference", shell_complete=references)
 @click.option("--remote", is_flag=True, help="Ask the Hub; read only the headers (Range requests).")
 @click.option(
     "--context",

@@ -6,10 +6,11 @@ import click
 
 from .._errors import ModelNotFound
 from ._app import App, global_options
+from ._complete import references
 
 
 @click.command()
-@click.argument("reference")
+@click.argument("reference", shell_complete=references)
 @click.option("--mmproj", is_flag=True, help="Print the vision projector instead of the model.")
 @click.option("--all", "both", is_flag=True, help="Print the model, then its projector if any.")
 @global_options

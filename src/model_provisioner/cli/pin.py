@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from ._app import App, global_options
+from ._complete import references
 
 
 @click.command()
-@click.argument("references", nargs=-1, required=True)
+@click.argument("references", nargs=-1, required=True, shell_complete=references)
 @global_options
 @click.pass_obj
 def pin(app: App, references: tuple[str, ...]) -> None:
@@ -17,7 +18,7 @@ def pin(app: App, references: tuple[str, ...]) -> None:
 
 
 @click.command()
-@click.argument("references", nargs=-1, required=True)
+@click.argument("references", nargs=-1, required=True, shell_complete=references)
 @global_options
 @click.pass_obj
 def unpin(app: App, references: tuple[str, ...]) -> None:

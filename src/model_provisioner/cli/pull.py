@@ -14,13 +14,14 @@ from .._gguf_names import is_default_quant, quant_of
 from .._models import ModelInfo
 from .._units import counted, format_bytes
 from ._app import App, global_options
+from ._complete import references
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 INTERRUPTED = "interrupted; the partial download stays for the next pull"
 
 
 @click.command()
-@click.argument("references", nargs=-1, required=True)
+@click.argument("references", nargs=-1, required=True, shell_complete=references)
 @click.option(
     "--dry-run", is_flag=True, help="Print the plan and the bytes to fetch; fetch nothing."
 )

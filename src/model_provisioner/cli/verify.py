@@ -10,10 +10,11 @@ from .._errors import IntegrityError, ProvisionerError
 from .._models import RepairReport, VerifyReport
 from .._units import format_bytes
 from ._app import App, global_options
+from ._complete import references
 
 
 @click.command()
-@click.argument("references", nargs=-1)
+@click.argument("references", nargs=-1, shell_complete=references)
 @click.option("--all", "every", is_flag=True, help="Verify every installed model.")
 @click.option(
     "--repair", is_flag=True, help="Fetch damaged files again, for every model that shares them."
