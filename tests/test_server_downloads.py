@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.conftest import GGUF_REPO, FixtureRepo
@@ -206,3 +207,28 @@ def test_a_download_request_may_allow_unverified_files(home: Path, hostile: Host
         assert sse_events(client, f"/v1/downloads/{job_id}/events")[-1]["stage"] == "complete"
         model = job_state(client, job_id)["model"]
         assert model["unverified_files"] and model["files"][0]["hash_source"] == "first seen here"
+
+
+def test_the_hive_route_never_installs_unverified_files(home: Path, hostile: HostileHub) -> None:
+    """The original route is the original contract: no opt-in (its clients cannot send one, and
+    one they do not know is ignored); a hashless file is its error event, and once installed
+    through ``POST /v1/downloads`` with ``allow_unverified`` the hive route answers "cached"."""
+    no_hash_anywhere(hostile)
+    with serve(home, hostile.url) as served, served.client() as client:
+        for body in ({"model_ref": EVIL_REPO}, {"model_ref": EVIL_REPO, "allow_unverified": True}):
+            answer = client.post("/v1/models/download", json=body).json()
+            url = f"/v1/models/download/progress?id={answer['download_id']}"
+            with client.stream("GET", url) as r:
+                lines = [line for line in r.iter_lines() if line.startswith("data:")]
+            assert lines[-1] == "data: [DONE]"
+            error = json.loads(lines[-2][5:])
+            assert error["stage"] == "error" and error["code"] == "integrity-error"
+            assert "no published hash" in error["message"]
+
+        allowed = client.post(
+            "/v1/downloads", json={"reference": EVIL_REPO, "allow_unverified": True}
+        )
+        job_id = allowed.json()["job"]["id"]
+        assert sse_events(client, f"/v1/downloads/{job_id}/events")[-1]["stage"] == "complete"
+        cached = client.post("/v1/models/download", json={"model_ref": EVIL_REPO}).json()
+        assert cached["download_id"] == "cached" and Path(cached["local_path"]).is_file()

@@ -7,6 +7,7 @@ test's tmp dir (never committed).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,3 +173,52 @@ def test_docs_render_from_packaged_assets(browser: Any, home: Path) -> None:
             else []
         )
         assert errors == []
+
+
+def test_docs_authorize_sends_the_token(
+    browser: Any, home: Path, hub_server: HubServer, gguf_repo: FixtureRepo
+) -> None:
+    """On a token-protected service, /docs opens without the token, and a call tried from it
+    answers 401 until the token is given through Swagger UI's "Authorize", then 200."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    ModelProvisioner(home, endpoint=hub_server.url).pull(f"{GGUF_REPO}:Q4_K_M")
+    with serve(home, options=ServiceOptions(token=TOKEN)) as served:
+        browser.get(f"{served.url}/docs")
+        wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".opblock"))
+
+        def list_models_status() -> str:
+            block = browser.find_element(By.ID, "operations-models-list_models_v1_models_get")
+            live = ".live-responses-table tbody .response"
+
+            def executed() -> list[Any]:
+                """Open the block, "Try it out", "Execute", until an answer shows: each step
+                re-renders the block, and a click meanwhile is lost."""
+                answers: list[Any] = block.find_elements(By.CSS_SELECTOR, live)
+                opened = block.find_elements(By.CSS_SELECTOR, ".opblock-body")
+                steps = (
+                    (".execute", ".try-out__btn:not(.cancel)") if opened else (".opblock-summary",)
+                )
+                with contextlib.suppress(StaleElementReferenceException):
+                    for step in () if answers else steps:
+                        if buttons := block.find_elements(By.CSS_SELECTOR, step):
+                            buttons[0].click()
+                            break
+                return answers
+
+            response = wait_for(executed, interval=0.3)[0]
+            status = response.find_element(By.CSS_SELECTOR, ".response-col_status").text
+            body = response.find_element(By.CSS_SELECTOR, ".microlight").text
+            block.find_element(By.CSS_SELECTOR, ".btn-clear").click()  # the next call's anew
+            wait_for(lambda: not block.find_elements(By.CSS_SELECTOR, live))
+            return f"{status} {body}"
+
+        assert list_models_status().startswith("401")
+        browser.find_element(By.CSS_SELECTOR, ".auth-wrapper .authorize").click()
+        field = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".modal-ux input"))
+        field[0].send_keys(TOKEN)
+        browser.find_element(By.CSS_SELECTOR, ".modal-ux .auth-btn-wrapper .authorize").click()
+        browser.find_element(By.CSS_SELECTOR, ".modal-ux .btn-done").click()
+        answer = list_models_status()
+        assert answer.startswith("200") and f"hf:{GGUF_REPO}:Q4_K_M" in answer

@@ -78,7 +78,7 @@ def test_every_route_but_health_needs_the_token(home: Path) -> None:
     with serve(home, options=ServiceOptions(token=TOKEN)) as served, served.client() as client:
         assert client.get("/health").status_code == 200
         urls = [_concrete(p) for p in paths if p not in ("/health", "/")]
-        urls += ["/openapi.json", "/docs", "/no/such/route"]
+        urls += ["/no/such/route"]
         for url in urls:
             for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
                 for method in ("GET", "POST", "DELETE"):
@@ -92,8 +92,27 @@ def test_every_route_but_health_needs_the_token(home: Path) -> None:
         assert "Content-Security-Policy" in page.headers
         good = {"Authorization": f"Bearer {TOKEN}"}
         assert client.get("/v1/models", headers=good).json() == []
-        assert client.get("/openapi.json", headers=good).status_code == 200
         assert client.get("/v1/models/x/y", headers=good).status_code == 404
+        # The API's description is open (a browser cannot send the header with /docs) and says
+        # how to authenticate: every operation needs the bearer token but /health.
+        schema = client.get("/openapi.json").json()
+        assert schema["components"]["securitySchemes"]["bearer"] == {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The service's token (--token-file or PROVISIONER_TOKEN).",
+        }
+        assert schema["security"] == [{"bearer": []}]
+        for path, operations in schema["paths"].items():
+            for operation in operations.values():
+                assert operation.get("security") == ([] if path == "/health" else None), path
+        assert client.get("/docs").status_code == 200
+
+
+def test_without_a_token_the_schema_declares_no_scheme(home: Path) -> None:
+    with serve(home) as served, served.client() as client:
+        schema = client.get("/openapi.json").json()
+        assert "security" not in schema
+        assert "securitySchemes" not in schema.get("components", {})
 
 
 def test_token_compare_is_constant_time_and_exact() -> None:

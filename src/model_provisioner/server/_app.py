@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -16,14 +17,14 @@ from .. import __version__
 from .._provisioner import ModelProvisioner
 from . import _docs, _download_routes, _hive_routes, _hub_routes, _model_routes, _page
 from ._access_log import AccessLog
-from ._auth import BearerAuth
+from ._auth import BearerAuth, declare_bearer
 from ._errors import install_error_handlers
 from ._jobs import JobManager
 from ._limits import BodyLimit
 from ._list_view import ListView
 from ._schemas import Health
 
-OPEN_PATHS = ("/health", "/", *_docs.ASSET_PATHS)
+OPEN_PATHS = ("/health", "/", *_docs.OPEN_PATHS)  # no data, no action: see _auth
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,15 @@ def create_app(provisioner: ModelProvisioner, options: ServiceOptions | None = N
     app.add_middleware(BearerAuth, token=options.token, open_paths=OPEN_PATHS)
     app.add_middleware(AccessLog)  # outermost: also logs the requests auth and limits refuse
     install_error_handlers(app)
+    if options.token:
+        generate = app.openapi
+
+        def openapi() -> dict[str, Any]:
+            if app.openapi_schema is None:
+                app.openapi_schema = declare_bearer(generate(), OPEN_PATHS)
+            return app.openapi_schema
+
+        app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/health", tags=["service"])
     async def health() -> Health:

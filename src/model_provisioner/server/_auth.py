@@ -1,13 +1,19 @@
-"""Bearer-token check for every route but /health (and the static page shell at /).
+"""Bearer-token check for every route but the open ones (``_app.OPEN_PATHS``), and the scheme
+as the OpenAPI declares it.
 
-A pure ASGI middleware rather than a dependency, so that it also covers /openapi.json, /docs and
-unknown paths. The comparison is constant-time over the token bytes.
+A pure ASGI middleware rather than a dependency, so that it also covers unknown paths. The
+comparison is constant-time over the token bytes. What stays open holds no data and changes
+nothing: /health, the page shell at /, and the API's description (/docs, its assets and
+/openapi.json: the same for every install of this version). A browser cannot send a header with
+a page load, so a token-protected /docs could not be opened at all; open, it declares the bearer
+scheme, and Swagger UI's "Authorize" sends the token with every call tried from it.
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Collection
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -39,3 +45,22 @@ class BearerAuth:
         ok_scheme = scheme.lower() == b"bearer"
         # Compare even when the scheme is wrong, so timing says nothing about the token.
         return hmac.compare_digest(given.strip(), self.token) and ok_scheme
+
+
+SCHEME = "bearer"
+
+
+def declare_bearer(schema: dict[str, Any], open_paths: Collection[str]) -> dict[str, Any]:
+    """``schema`` with the bearer scheme required by every operation but the open ones."""
+    components = schema.setdefault("components", {})
+    components.setdefault("securitySchemes", {})[SCHEME] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The service's token (--token-file or PROVISIONER_TOKEN).",
+    }
+    schema["security"] = [{SCHEME: []}]
+    for path, operations in schema.get("paths", {}).items():
+        if path in open_paths:
+            for operation in operations.values():
+                operation["security"] = []
+    return schema

@@ -3,8 +3,8 @@
 FastAPI's own ``/docs`` page loads Swagger UI from a CDN (and its favicon from fastapi's site),
 so it is blank offline or behind a strict firewall. The ``fastapi-offline`` package ships the
 same Swagger UI 5 files (``swagger-ui-bundle`` still ships 4.x, which cannot read the OpenAPI
-3.1 FastAPI writes); only its files are used, from here. They hold no data, so they are served
-without the token, like the page at ``/``.
+3.1 FastAPI writes); only its files are used, from here. The page, its assets and the schema
+hold no data, so they are served without the token, like the page at ``/`` (``_auth`` says why).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ ASSETS = {
     "favicon.png": "image/png",
 }
 ASSET_PATHS = tuple(f"{ASSET_ROOT}/{name}" for name in ASSETS)
+OPEN_PATHS = ("/docs", "/openapi.json", *ASSET_PATHS)
 CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
