@@ -394,7 +394,31 @@ def report(sc: Scenario, link: float) -> None:
                 ours_speed = statistics.median(mbps(sc, ours + suffix))
                 ratios.append(f"{ours_speed / ceiling:.0%} of the one-core sha256 rate")
             print(f"{ours + suffix} vs peers: {', '.join(ratios)}")
+    loopback_goal(sc)
     tls_cost(sc)
+
+
+def loopback_goal(sc: Scenario) -> None:
+    """Issue 9's loopback goal for ``provisioner pull`` of 1 GiB, against each server: at least
+    2x ``hf download`` and 70% of the one-core sha256 rate, peak RSS under 200 MB."""
+    if sc.name != "a" or "sha256" not in sc.results:
+        return
+    ceiling = statistics.median(mbps(sc, "sha256"))
+    for suffix in ("", TLS, NGINX):
+        ours, hf = "provisioner" + suffix, "hf" + suffix
+        if ours not in sc.results or hf not in sc.results:
+            continue
+        speed = statistics.median(mbps(sc, ours))
+        times_hf = speed / statistics.median(mbps(sc, hf))
+        share = speed / ceiling
+        rss = max(r.rss_mb for r in sc.results[ours])
+        server = {"": "fixture CDN", TLS: "fixture over TLS", NGINX: "nginx CDN"}[suffix]
+        verdicts = [
+            f"{times_hf:.2f}x hf ({'met' if times_hf >= 2 else 'MISSED'}: >= 2x)",
+            f"{share:.0%} of sha256 ({'met' if share >= 0.7 else 'MISSED'}: >= 70%)",
+            f"peak RSS {rss:.0f} MB ({'met' if rss < 200 else 'MISSED'}: < 200 MB)",
+        ]
+        print(f"issue 9 loopback goal, {server}: " + "; ".join(verdicts))
 
 
 def split_tool(tool: str) -> tuple[str, str]:
