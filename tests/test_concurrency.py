@@ -93,3 +93,32 @@ def test_ctrl_c_is_exit_130_with_an_interrupted_event_and_resumes(
     last = json.loads(out.splitlines()[-1])
     assert (last["event"], last["error"], last["exit_code"]) == ("error", "interrupted", 130)
     assert list((home / "partial").glob("*.part"))
+
+
+def test_ctrl_c_during_sync_is_exit_130_too(
+    home: Path, tmp_path: Path, hub_server: HubServer, fixture_hub: FixtureHub
+) -> None:
+    make_gguf_repo(fixture_hub, REPO, quants=("Q4_K_M",), pad_to=SIZE)
+    result(pull(home, hub_server.url))
+    exe = str(Path(sys.executable).with_name("provisioner"))
+    lockfile = tmp_path / "models.lock"
+    locked = subprocess.run([exe, "--home", str(home), "lock"], capture_output=True, text=True)
+    lockfile.write_text(locked.stdout)
+    hub_server.inject(FILE, "stall", after_bytes=8 << 20, seconds=3, times=None)
+    before = hub_server.bytes_served(FILE)
+    proc = subprocess.Popen(
+        [exe, "--home", str(tmp_path / "other"), "sync", str(lockfile)],
+        env={**os.environ, "HF_ENDPOINT": hub_server.url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while hub_server.bytes_served(FILE) - before < 4 << 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert (
+        err.splitlines()[-1] == "error: interrupted; the partial downloads stay for the next sync"
+    )

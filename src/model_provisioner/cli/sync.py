@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +48,8 @@ def sync(app: App, lockfile: Path, prune: bool, limit_rate: str | None) -> None:
         if outcome.error is not None:
             line += f": {outcome.error}"
         app.echo(line)
+    if cancel.signal == signal.SIGINT:
+        raise KeyboardInterrupt("interrupted; the partial downloads stay for the next sync")
     if report.failures:
         raise _incomplete(report.failures, len(lock.models))
 
