@@ -460,3 +460,18 @@ def test_references_complete_to_installed_names_and_aliases(cli: object, home: P
     assert _complete(home, "--home", str(home), "path", "org/") == [f"{REPO}:Q4_K_M"]
     assert _complete(home, "rm", "--home", str(home), "tiny") == ["tinyllama"]
     assert "qwen7b" in _complete(home, "--home", str(home), "pull", REPO, "qwen")
+
+
+def test_offline_remote_commands_do_not_call_an_installed_model_missing(
+    cli: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert callable(cli)
+    assert cli("pull", REPO)[0] == 0
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for args in (["info", "--remote", REPO], ["pull", "--dry-run", REPO]):
+        code, _, err = cli(*args)
+        assert (code, err) == (
+            1,
+            f"error: hf:{REPO}: the Hub cannot be asked while HF_HUB_OFFLINE is set "
+            "(unset HF_HUB_OFFLINE)\n",
+        )

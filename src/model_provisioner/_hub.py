@@ -122,9 +122,9 @@ class HubClient:
     def snapshot(self, ref: ModelReference) -> RepoSnapshot:
         """The commit a revision points to now, and every file in it."""
         if self.settings.offline:
-            raise OfflineError(
-                f"{ref.canonical} is not installed and HF_HUB_OFFLINE is set",
-                hint="unset HF_HUB_OFFLINE to download it",
+            raise OfflineError(  # installed or not: info --remote and --dry-run come here too
+                f"{ref.canonical}: the Hub cannot be asked while HF_HUB_OFFLINE is set",
+                hint="unset HF_HUB_OFFLINE",
             )
         http = self._http()
         try:
