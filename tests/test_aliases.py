@@ -47,6 +47,18 @@ def test_names_and_targets_are_checked(tmp_path: Path) -> None:
         set_alias(tmp_path, "ok", "tinyllama")  # a target is never another alias
 
 
+def test_the_messages_say_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(InvalidReference) as target:
+        set_alias(tmp_path, "ok", "tinyllama")
+    assert str(target.value) == (
+        "'tinyllama' is not ORG/NAME[@REV][:QUANT|FILE]: an alias names a repository, "
+        "never another alias"
+    )
+    with pytest.raises(InvalidReference) as unknown:
+        remove_alias(tmp_path, "zzz")
+    assert str(unknown.value).endswith("(`provisioner alias` lists them)")
+
+
 def test_a_broken_file_is_a_usage_error(tmp_path: Path) -> None:
     (alias_file(tmp_path)).write_text("x = [unclosed\n")
     with pytest.raises(UsageError, match="cannot read alias file"):

@@ -111,7 +111,15 @@ def set_alias(home: Path, name: str, reference: str) -> dict[str, str]:
     name = name.lower()
     if not _NAME.fullmatch(name):
         raise InvalidReference(f"{name!r} cannot be an alias: lower-case letters, digits, '-._'")
-    target = parse_reference(reference, {})
+    try:
+        target = parse_reference(reference, {})
+    except InvalidReference:
+        if "/" in reference or ":" in reference:
+            raise
+        raise InvalidReference(
+            f"{reference!r} is not ORG/NAME[@REV][:QUANT|FILE]: an alias names a repository, "
+            "never another alias"
+        ) from None
     return _edit(home, name, target.canonical)
 
 

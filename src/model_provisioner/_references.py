@@ -158,7 +158,7 @@ def unknown_alias(name: str, aliases: Mapping[str, str]) -> InvalidReference:
     import difflib
 
     close = difflib.get_close_matches(name, list(aliases), n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]!r}?" if close else "provisioner alias  (lists them)"
+    hint = f"did you mean {close[0]!r}?" if close else "`provisioner alias` lists them"
     known = ", ".join(sorted(aliases)) or "none"
     return InvalidReference(f"unknown model alias {name!r} (known aliases: {known})", hint=hint)
 
