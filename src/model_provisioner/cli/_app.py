@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# Set by ``main`` when this process is the console script, which exits right after its one
+# command (``os._exit``): a command may then leave garbage for the exit to drop.
+ONE_SHOT = False
+
+
 @dataclass
 class App:
     """Settings from the global options; the provisioner is built when a command first asks."""

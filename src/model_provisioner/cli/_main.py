@@ -13,6 +13,7 @@ import click
 
 from .. import __version__
 from .._errors import ProvisionerError
+from . import _app
 from ._app import App
 from .alias import alias
 from .completion import completion
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
         # What the imports made lives until exit: frozen, the collections during the run
         # skip it.
         garbage_collector.freeze()
+        _app.ONE_SHOT = True
     if os.environ.get("PROVISIONER_DEBUG"):
         _debug_log()
     code = _run(argv)
