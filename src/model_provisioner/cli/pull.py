@@ -136,11 +136,15 @@ def result_line(info: ModelInfo) -> str:
 
 class SignalCancel(threading.Event):
     """Set by the first stop signal, remembering which: Ctrl-C is the user interrupting
-    (exit 130), SIGTERM a supervisor stopping us (a cancel, exit 1)."""
+    (exit 130), SIGTERM a supervisor stopping us (a cancel, exit 1). The cancel is taken at
+    the transfer's next resumable point, which a pull still resolving reaches only once the
+    Hub answers: a second Ctrl-C leaves at once (what is on disk is crash-consistent)."""
 
     signal: int | None = None
 
     def stop(self, signum: int, _frame: object) -> None:
+        if self.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt(INTERRUPTED)
         if self.signal is None:
             self.signal = signum
         self.set()
