@@ -101,7 +101,9 @@ def _trusting_client(timeout: float) -> httpx2.Client:
                     if problem is not None:
                         raise problem from exc
                     if attempt == _ATTEMPTS:
-                        raise NetworkError(f"cannot reach {where}: {_describe(exc)}") from exc
+                        timed_out = isinstance(exc, httpx2.TimeoutException)
+                        reason = "timed out" if timed_out else type(exc).__name__
+                        raise NetworkError(f"cannot reach {where}: {reason}") from exc
                 else:
                     if response.status_code not in RETRY_STATUS:
                         return response
@@ -117,10 +119,6 @@ def _trusting_client(timeout: float) -> httpx2.Client:
         follow_redirects=True,
         verify=network().context,
     )
-
-
-def _describe(exc: Exception) -> str:
-    return "timed out" if "Timeout" in type(exc).__name__ else type(exc).__name__
 
 
 def _hit(model: Any) -> SearchHit | None:
