@@ -338,3 +338,30 @@ def test_direct_io_falls_back_to_the_cache_when_the_kernel_refuses(tmp_path: Pat
         if dfd >= 0:
             os.close(dfd)
         os.close(fd)
+
+
+def test_a_run_starts_at_the_local_level_only_when_every_file_is_on_this_host(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    from model_provisioner._hub import HubSettings
+    from model_provisioner._progress import TransferStats
+    from model_provisioner._transfer import TransferJob, TransferOptions
+    from model_provisioner._transfer._file import FileState
+    from model_provisioner._transfer._run import Run
+
+    options = TransferOptions(start_connections=16, local_connections=2)
+
+    def level(*urls: str) -> int:
+        files = [
+            FileState(TransferJob(url, f"f{i}", 1, None, None, tmp_path / f"{i}"), options.policy)
+            for i, url in enumerate(urls)
+        ]
+        run = Run(files, TransferStats(), threading.Event(), HubSettings(), options)
+        run.finisher.shutdown()
+        return run.wanted
+
+    assert level("http://127.0.0.1:1/a", "http://[::1]/b") == 2
+    assert level("http://127.0.0.1:1/a", "https://hub.example/b") == 16
+    assert level("https://hub.example/a") == 16
