@@ -259,6 +259,20 @@ def test_any_hostile_folder_listing_never_leaves_the_manifests(store: Store, nam
     assert set(refs) <= {"hf:org/one", "hf:org/two"} and damaged == []
 
 
+def test_a_hostile_row_the_process_never_used_is_dropped_on_save(store: Store) -> None:
+    """A service that looked one model up before its first list holds that manifest already:
+    the cache's row for it is never checked, and must not break the list or the write."""
+    _listed(store)
+    _rewrite(store, lambda row: row.__setitem__(1, "x") if row[6] == "org/one" else None)
+    service = Store(store.home)
+    assert service.read_manifest(_manifest(store, "org/one")) is not None
+    assert sorted(m.repo for _, m in service.listing()[0]) == ["org/one", "org/two"]
+    other = _manifest(store, "org/two")
+    os.utime(other, ns=(OLD_NS + 3, OLD_NS + 3))  # another entry changed: the cache is written
+    assert sorted(m.repo for _, m in service.listing()[0]) == ["org/one", "org/two"]
+    assert [p for p in _cached(store).entries if "org/one" in p] == []  # dropped, read next time
+
+
 def test_a_remembered_folder_is_not_listed_again(store: Store) -> None:
     """Proof the folder listing came from the cache: a manifest slipped in with the folder's
     mtime put back (which a real change never does) stays unseen; the next real change shows."""

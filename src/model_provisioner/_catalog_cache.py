@@ -14,10 +14,11 @@ so a manifest added or removed is always seen, and every manifest is still stat-
 The file itself is trusted only when it is ours: owned by this user, writable by nobody else, of
 this format and home, and its sha256 (the first line) matches the rest; anything else is ignored
 and rebuilt. Each entry's fields are checked for type, and the store checks its place; folder
-names must be plain names (no ``/``, not hidden). An entry's JSON text is printed as it is: it
-is our own rendering of a checked manifest, trusted on the strength of the file checks (a
-forged file with a good digest can only come from this user, who could edit the manifests as
-well); the ModelInfo built from it is checked for type again (``_manifest.model_info``).
+names must be plain names (no ``/``, not empty, not hidden). An entry's JSON text is printed as
+it is: it is our own rendering of a checked manifest, trusted on the strength of the file checks
+(a forged file with a good digest can only come from this user, who could edit the manifests as
+well); the ModelInfo built from it is checked for type and against the entry's checked fields
+(``ListedModel.info``).
 Writing it is best effort (a read-only or full home simply has none). A manifest or folder whose
 mtime is within ``_RACY_NS`` of the moment the cache is written is not remembered: a change in
 the same clock tick would otherwise go unseen (git's "racy" rule).
@@ -136,7 +137,14 @@ def save(cache: CatalogCache) -> None:
     if not cache.changed:
         return
     racy = settled_before()
-    rows = {path: row for path, row in cache.entries.items() if row[1] < racy}
+    rows = {  # a row loaded but never used (its manifest was read in this process) is unchecked
+        path: row
+        for path, row in cache.entries.items()
+        if len(row) == _ROW + 1
+        and type(row[1]) is int
+        and row[1] < racy
+        and type(row[_ROW]) is bytes
+    }
     head = json.dumps(
         {
             "format": _FORMAT,
