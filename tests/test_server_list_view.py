@@ -21,6 +21,7 @@ import pytest
 
 from model_provisioner import ModelInfo, ModelProvisioner, StoreNotWritable
 from model_provisioner.server._list_view import ListView, render
+from model_provisioner.server._model_routes import list_models
 from tests.hub import FixtureHub, HubServer
 from tests.makers import make_gguf_repo
 from tests.server_helpers import BIG_REPO, make_big_repo, serve
@@ -163,6 +164,18 @@ with open(path, "r+b") as f:
     f.write(body)
     f.truncate()
 """
+
+
+async def test_the_fast_path_answers_as_the_route_declared_in_the_schema(
+    home: Path, hub_server: HubServer, worker: Worker
+) -> None:
+    assert worker.call(home, "pull", f"{A}:Q4_K_M")["ok"]
+    with serve(home, hub_server.url) as served, served.client() as client:
+        fast = await asyncio.to_thread(client.get, "/v1/models")
+    route = await list_models(ListView(ModelProvisioner(home).list_models))
+    assert fast.status_code == route.status_code == 200
+    assert fast.headers["content-type"] == route.headers["content-type"] == "application/json"
+    assert fast.content == route.body and fast.json()[0]["repo"] == A
 
 
 def test_the_list_follows_pulls_and_removals_by_other_processes(

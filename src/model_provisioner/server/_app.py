@@ -21,7 +21,7 @@ from ._auth import BearerAuth, declare_bearer
 from ._errors import install_error_handlers
 from ._jobs import JobManager
 from ._limits import BodyLimit
-from ._list_view import ListView
+from ._list_view import ListFastPath, ListView
 from ._schemas import Health
 
 OPEN_PATHS = ("/health", "/", *_docs.OPEN_PATHS)  # no data, no action: see _auth
@@ -61,6 +61,7 @@ def create_app(provisioner: ModelProvisioner, options: ServiceOptions | None = N
     app.state.provisioner = provisioner
     app.state.jobs = jobs
     app.state.list_view = ListView(provisioner.list_models)
+    app.add_middleware(ListFastPath, view=app.state.list_view)
     app.add_middleware(BodyLimit, limit=options.max_body)
     app.add_middleware(BearerAuth, token=options.token, open_paths=OPEN_PATHS)
     app.add_middleware(AccessLog)  # outermost: also logs the requests auth and limits refuse

@@ -17,9 +17,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .._errors import ProvisionerError
 from .._models import ModelInfo
+from ._errors import error_response
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,10 @@ class Listing:
 
     models: list[ModelInfo]
     body: bytes
+    length: bytes = field(init=False)  # the Content-Length header's value
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "length", str(len(self.body)).encode())
 
 
 def render(models: list[ModelInfo]) -> bytes:
@@ -87,3 +95,36 @@ class ListView:
         if last is None or last.models != models:
             last = self._last = Listing(models, render(models))
         return last
+
+
+class ListFastPath:
+    """``GET /v1/models`` answered before FastAPI's own layers (innermost of our middlewares:
+    after the access log, the token check and the body cap).
+
+    Under a download with 200 SSE streams the service's event loop spent 61 % of its time in
+    the framework's per-request layers (exception middlewares, routing over every route,
+    dependency solving, Response) and 4 % in the list itself: with this path a list request
+    costs the service 0.09 ms of CPU instead of 0.17 (50 in flight). The FastAPI route stays as
+    the schema's declaration, answering the same (a test holds both to it). An error is the one
+    mapping's answer (``_errors``); anything unexpected reaches the app's 500 handler, as from
+    a route.
+    """
+
+    PATH = "/v1/models"
+
+    def __init__(self, app: ASGIApp, *, view: ListView) -> None:
+        self.app = app
+        self.view = view
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.PATH or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        try:
+            listing = await self.view.listing()
+        except ProvisionerError as exc:
+            await error_response(exc)(scope, receive, send)
+            return
+        headers = [(b"content-type", b"application/json"), (b"content-length", listing.length)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": listing.body})
