@@ -17,7 +17,8 @@ turn, alternating, ``--runs`` times:
 - ``aria2c``: ``aria2c -x16 -s16`` (Debian's aria2, installed with apt-get when run as root),
   no hashing.
 
-For the WAN scenarios the report adds each tool's share of the link.
+For the WAN scenarios the report adds each tool's share of the link, and "served": the body
+bytes the fixture sent per byte of the repo (above 1: bytes asked for and thrown away).
 
 The loopback scenarios also run every tool against a CDN the project did not write (``+nginx``):
 Debian's nginx (installed with apt-get when run as root; skipped when absent, or with
@@ -86,6 +87,7 @@ class Result:
     commit_lag: float | None = None
     cpu: float = 0.0  # user + system seconds of the tool's processes
     server_cpu: float = 0.0  # ... and of the fixture server meanwhile
+    served: float = 0.0  # WAN: body bytes the fixture sent for the repo, per byte of it
 
 
 @dataclass
@@ -365,7 +367,7 @@ def report(sc: Scenario, link: float) -> None:
     )
     print(f"\n== ({sc.name}) {sc.repo}: {len(sc.files)} files, {sc.total / 1e9:.2f} GB, {where}")
     header = f"{'tool':<16} {'median MB/s':>11} {'min..max MB/s':>16} {'peak RSS MB':>12}"
-    share = f" {'link':>5}" if sc.wan else ""
+    share = f" {'link':>5} {'served':>6}" if sc.wan else ""
     print(f"{header}{share} {'CPU s/GiB':>10} {'server CPU':>10}  last byte->commit")
     for tool in sc.results:
         speeds, rss = mbps(sc, tool), [r.rss_mb for r in sc.results[tool]]
@@ -373,7 +375,8 @@ def report(sc: Scenario, link: float) -> None:
         lag = f"{statistics.median(lags):.3f} s (max {max(lags):.3f})" if lags else ""
         spread = f"{min(speeds):.0f}..{max(speeds):.0f}"
         median = statistics.median(speeds)
-        share = f" {median / link:>5.0%}" if sc.wan else ""
+        wire = statistics.median(r.served for r in sc.results[tool])
+        share = f" {median / link:>5.0%} {wire:>5.3f}x" if sc.wan else ""
         cpu = f"{cpu_per_gib(sc, tool):>10.2f} {cpu_per_gib(sc, tool, server=True):>10.2f}"
         print(f"{tool:<16} {median:>11.0f} {spread:>16} {max(rss):>12.0f}{share} {cpu}  {lag}")
     for suffix in ("", TLS, NGINX):
@@ -456,6 +459,19 @@ def run_tool(
     result.cpu = _children_cpu() - cpu
     result.server_cpu = sum(_process_cpu(pid) for pid in server_pids) - server_cpu
     return result
+
+
+def served(url: str, repo: str, env: dict[str, str]) -> int:
+    """Body bytes the fixture server has sent for ``repo`` so far (its ``/_fixture/bytes``):
+    what a tool asked for and threw away (a stolen tail's bytes in flight) shows up here."""
+    import ssl
+    import urllib.request
+
+    cafile = env.get("SSL_CERT_FILE")
+    context = ssl.create_default_context(cafile=cafile) if url.startswith("https") else None
+    with urllib.request.urlopen(f"{url}/_fixture/bytes", timeout=10, context=context) as answer:
+        counters: dict[str, int] = json.load(answer)
+    return sum(n for key, n in counters.items() if key.startswith(f"{repo}/"))
 
 
 def main() -> int:
@@ -548,7 +564,10 @@ def main() -> int:
                     server, url = servers[(sc.wan, suffix)]
                     pids = [server.pid] + (nginx.pids() if suffix == NGINX else [])
                     for tool in tools + (["sha256"] if not sc.wan and not suffix else []):
+                        before = served(url, sc.repo, tool_env) if sc.wan else 0
                         result = run_tool(tool, sc, url, args.work / "out", tool_env, pids)
+                        if sc.wan:
+                            result.served = (served(url, sc.repo, tool_env) - before) / sc.total
                         sc.results.setdefault(tool + suffix, []).append(result)
                         speed = sc.total / result.seconds / 1e6
                         line = f"run {run + 1} ({sc.name}) {tool + suffix:<16} {speed:7.0f} MB/s"
