@@ -40,6 +40,17 @@ def test_a_capped_connection_makes_it_climb_to_the_link() -> None:
     assert levels[-1] == 16  # 32 was tried, did not pay, and was left
 
 
+def test_a_step_that_buys_some_throughput_keeps_the_connections_it_paid_for() -> None:
+    """Each connection idles one round trip per part (89% busy at 25 MB/s), the link is
+    400 MB/s: 16 move 356, 32 fill it (+12%, not the +25% a doubling must pay). The link's
+    knee lies between: 16 * 400 / 356 = 18 are kept, then held through re-probes."""
+    scaler = Scaler(dataclasses.replace(POLICY, start=16), 0.0)
+    levels = simulate(scaler, 25e6 * 0.89, 400e6, 12.0)
+    assert 32 in levels
+    assert levels[-1] == 18
+    assert min(levels[levels.index(32) :]) == 18  # never back below the knee
+
+
 def test_a_link_one_connection_fills_stays_at_the_start() -> None:
     """Loopback: one connection is as fast as the link; more never pay."""
     scaler = Scaler(POLICY, 0.0)
