@@ -8,6 +8,7 @@ import http.client
 import os
 import socket
 import ssl
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from model_provisioner._errors import AuthError, DiskSpaceError, ModelNotFound, NetworkError
 from model_provisioner._store import journal_of
 from model_provisioner._transfer._journal import Journal, Validator, load, parse
+from model_provisioner._transfer._pool import BufferPool
 from model_provisioner._transfer._ranges import MiB, RangeSet, next_part, part_size
 from model_provisioner._transfer._retry import Attempts, RetryPolicy
 from model_provisioner._transfer._wire import (
@@ -365,3 +367,20 @@ def test_a_run_starts_at_the_local_level_only_when_every_file_is_on_this_host(
     assert level("http://127.0.0.1:1/a", "http://[::1]/b") == 2
     assert level("http://127.0.0.1:1/a", "https://hub.example/b") == 16
     assert level("https://hub.example/a") == 16
+
+
+def test_a_pool_without_pacing_never_asks_how_far_ahead_a_worker_is() -> None:
+    """A remote run's workers never wait for the hasher; a local run's do (here ``stop`` is
+    set, so the paced one gives up after asking once: no waiting in the test)."""
+    asked: list[int] = []
+
+    def ahead(pos: int) -> int:
+        asked.append(pos)
+        return 1 << 40  # far past any window
+
+    stop = threading.Event()
+    stop.set()
+    BufferPool(2, MiB, 2 * MiB, lambda: None, pacing=False).pace(ahead, 7, stop)
+    assert asked == []
+    BufferPool(2, MiB, 2 * MiB, lambda: None).pace(ahead, 7, stop)
+    assert asked and set(asked) == {7}

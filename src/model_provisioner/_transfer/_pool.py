@@ -21,10 +21,22 @@ PACE_LIMIT = 1.0
 
 
 class BufferPool:
-    def __init__(self, count: int, size: int, window: int, on_offer: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        count: int,
+        size: int,
+        window: int,
+        on_offer: Callable[[], None],
+        *,
+        pacing: bool = True,
+    ) -> None:
+        """``pacing``: workers wait for a lagging hasher (``pace``). Off for a remote server:
+        there a waiting connection's share of the link is lost for good (each connection is
+        capped, so it cannot catch up), to save only the CPU of reading its bytes back."""
         self.size = size
         self.window = window
         self.on_offer = on_offer
+        self.pacing = pacing
         self._lock = threading.Lock()
         self._free: list[mmap.mmap] = []
         self._unmade = max(0, count)
@@ -42,7 +54,7 @@ class BufferPool:
 
         Waits at most ``PACE_LIMIT`` per call: pacing is an optimisation, never a dependency.
         """
-        if self.window <= 0 or ahead(pos) < self.window:
+        if not self.pacing or self.window <= 0 or ahead(pos) < self.window:
             return
         deadline = time.monotonic() + PACE_LIMIT
         with self.progress:

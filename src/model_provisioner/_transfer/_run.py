@@ -72,7 +72,9 @@ class Run:
         self.wanted = self.scaler.level  # workers wanted now (under ``cond``)
         self.live = 0  # workers running (under ``cond``)
         size, window = options.buffer_size, options.hash_window
-        self.pool = BufferPool(window // size, size, window, self._poke)
+        # Paced against the hasher only on this host: on a WAN a paused connection's link
+        # share is lost (pulls under load paused 0.2-8 worker-seconds each: benchmarks/README).
+        self.pool = BufferPool(window // size, size, window, self._poke, pacing=local)
         self.hasher = Hasher(files, stats, self._hashed, self._fail, self.pool)
         for state in files:
             state.wake = self._wake
