@@ -265,11 +265,16 @@ def test_aliases_are_written_on_first_use_and_edited_by_command(cli: object, hom
     assert cli("alias", "tiny", f"{REPO}:q8_0") == (0, f"tiny = hf:{REPO}:Q8_0\n", "")
     shown = [{"name": "tiny", "reference": f"hf:{REPO}:Q8_0", "schema": 1}]
     assert cli("alias", "tiny", "--json") == (0, json.dumps(shown) + "\n", "")
+    set_again = cli("alias", "tiny", f"{REPO}:q8_0", "--json")
+    assert set_again == (0, json.dumps(shown) + "\n", "")  # a script sees what it set
     code, out, _ = cli("pull", "tiny")
     assert code == 0 and "tiny.Q8_0.gguf (Q8_0," in out
     code, _, err = cli("path", "tinny")
     assert code == 2 and err.endswith("(did you mean 'tiny'?)\n")
     assert cli("alias", "--rm", "tiny") == (0, "removed alias tiny\n", "")
+    cli("alias", "tiny", REPO)
+    removed = json.dumps({"removed": "tiny", "schema": 1})
+    assert cli("--json", "alias", "--rm", "Tiny") == (0, removed + "\n", "")
     assert 'tiny = "' not in (home / "aliases.toml").read_text()
     code, _, err = cli("alias", "--rm", "tiny")
     assert code == 2 and "unknown model alias 'tiny'" in err

@@ -25,11 +25,15 @@ def alias(app: App, name: str | None, reference: str | None, remove: bool) -> No
         if name is None or reference is not None:
             raise click.UsageError("--rm takes exactly one NAME")
         remove_alias(home, name)
+        if app.json_output:
+            app.emit_json({"removed": name.lower()})
         app.echo(f"removed alias {name.lower()}")
         return
     if reference is not None:
         assert name is not None
         table = set_alias(home, name, reference)
+        if app.json_output:
+            app.emit_json([{"name": name.lower(), "reference": table[name.lower()]}])
         app.echo(f"{name.lower()} = {table[name.lower()]}")
         return
     table = load_aliases(home)
