@@ -82,15 +82,17 @@ def build_hub(root: Path, size: int, models: int) -> FixtureHub:
     return hub
 
 
-def start_service(home: Path, endpoint: str) -> tuple[subprocess.Popen[str], str]:
+def start_service(home: Path, endpoint: str, log: Path) -> tuple[subprocess.Popen[str], str]:
+    """At the default log level: a line per request and per job, as an operator runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "PROVISIONER_"))}
     proc = subprocess.Popen(
         [
             *(sys.executable, "-c", "from model_provisioner.cli import main; main()"),
             *("--home", str(home), "--endpoint", endpoint, "--json"),
-            *("serve", "--port", "0", "--log-level", "warning"),
+            *("serve", "--port", "0"),
         ],
         stdout=subprocess.PIPE,
+        stderr=log.open("w"),
         text=True,
         env=env,
     )
@@ -274,7 +276,8 @@ def main() -> None:
             provisioner = ModelProvisioner(home, endpoint=hub_url)
             for i in range(args.models):
                 provisioner.pull(f"Bench/Small-{i:03d}-GGUF")
-            service, url = start_service(home, hub_url)
+            log = Path(tmp) / "service.log"
+            service, url = start_service(home, hub_url, log)
             subscribers = context.Process(
                 target=subscriber_process, args=(url, args.subscribers, theirs)
             )
@@ -288,6 +291,8 @@ def main() -> None:
                 runs.append(asyncio.run(one_run(url, args.lists, ours, pids)))
                 report(n, runs[-1], args.size_mib, args.subscribers)
             ours.send(None)
+            requests = log.read_text().count(" request method=")
+            print(f"service log: {requests} request lines")
             subscribers.join(30)
         finally:
             if subscribers is not None and subscribers.is_alive():
