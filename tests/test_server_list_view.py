@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from model_provisioner import ModelInfo, ModelProvisioner, StoreNotWritable
 from model_provisioner.server._list_view import ListView, render
@@ -176,6 +177,35 @@ async def test_the_fast_path_answers_as_the_route_declared_in_the_schema(
     assert fast.status_code == route.status_code == 200
     assert fast.headers["content-type"] == route.headers["content-type"] == "application/json"
     assert fast.content == route.body and fast.json()[0]["repo"] == A
+
+
+def test_a_failing_scan_is_answered_as_from_a_route(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Our error: the one mapping's status and code; anything else: the app's JSON 500."""
+    with serve(home) as served, served.client() as client:
+        app = served.service.config.app
+        assert isinstance(app, FastAPI)
+        view = app.state.list_view
+
+        def unreadable() -> list[ModelInfo]:
+            raise StoreNotWritable("cannot read the store")
+
+        monkeypatch.setattr(view, "_scan", unreadable)
+        refused = client.get("/v1/models")
+        assert refused.status_code == 503
+        assert refused.json()["error"] == {
+            "code": "store-not-writable",
+            "message": "cannot read the store",
+        }
+
+        def broken() -> list[ModelInfo]:
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(view, "_scan", broken)
+        failed = client.get("/v1/models")
+        assert failed.status_code == 500
+        assert failed.json()["error"]["code"] == "internal-error" and "bug" not in failed.text
 
 
 def test_the_list_follows_pulls_and_removals_by_other_processes(
