@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages some tests use (headless Chromium for the web page, tinyproxy for the proxy
-# tests, nginx as a CDN we did not write, iproute2 for the kernel-shaped link); best effort, as root.
+# tests, nginx as a CDN we did not write, iproute2 for the kernel-shaped link); best effort,
+# as root.
 set -uo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium chromium-driver)

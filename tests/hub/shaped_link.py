@@ -19,11 +19,13 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .nginx import NginxCdn, nginx_binary
+from .process import PROJECT_ROOT
 
 # Private addresses for the veth pairs: each link takes a random /30 of it.
 SHAPED_SUBNET = ipaddress.ip_network("10.213.0.0/16")
@@ -82,7 +84,8 @@ class ShapedLink:
     """This host (``host``) and a namespace (``cdn``) joined by a veth pair shaped by tc.
 
     ``link``: bytes/s from the CDN to this host (0: unshaped); ``rtt``: seconds of round trip
-    added by netem (0, or no netem in this kernel: the veth's own, well under a millisecond).
+    added, by netem or, in a kernel without it, by tests.hub.delay (0: the veth's own, well
+    under a millisecond).
     """
 
     link: float = 0.0
@@ -90,7 +93,8 @@ class ShapedLink:
     name: str = field(default_factory=lambda: "pv" + secrets.token_hex(4))
     host: str = ""
     cdn: str = ""
-    netem: bool = False
+    delay: str = ""  # how the round trip is added: "netem", "tun" (tests.hub.delay) or ""
+    delayer: subprocess.Popen[str] | None = None
 
     def open(self) -> ShapedLink:
         """Create the namespace, the veth pair, the addresses and the qdiscs."""
@@ -128,9 +132,34 @@ class ShapedLink:
             parent = ["parent", "1:1"] if self.link > 0 else ["root"]
             _run(*inside, "tc", "qdisc", "add", "dev", there, *parent, "netem", "delay", half)
             _run("tc", "qdisc", "add", "dev", here, "root", "netem", "delay", half)
-            self.netem = True
+            self.delay = "netem"
         except RuntimeError:
-            self.netem = False  # this kernel has no sch_netem: no added delay
+            self._tun_delay(inside, here)
+
+    def _tun_delay(self, inside: tuple[str, ...], here: str) -> None:
+        """No sch_netem here: route this host's packets to the CDN through tests.hub.delay,
+        which holds each for the whole round trip (see there). Requests and answers take
+        different devices: reverse-path checks on ours are loose (this side) or off (inside)."""
+        into, out = f"{self.name}t", f"{self.name}u"
+        _run("ip", "tuntap", "add", "dev", into, "mode", "tun")
+        _run("ip", "link", "set", into, "up")
+        _run(*inside, "ip", "tuntap", "add", "dev", out, "mode", "tun")
+        _run(*inside, "ip", "link", "set", out, "up")
+        for device in ("all", out):  # no address on it: any check at all would drop
+            _run(*inside, "sysctl", "-qw", f"net.ipv4.conf.{device}.rp_filter=0")
+        _run("sysctl", "-qw", f"net.ipv4.conf.{here}.rp_filter=2")
+        self.delayer = subprocess.Popen(
+            [sys.executable, "-m", "tests.hub.delay", self.name, into, out, str(self.rtt)],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.delayer.stdout is not None
+        if self.delayer.stdout.readline().strip() != "ready":
+            raise RuntimeError("tests.hub.delay did not start")
+        _run("ip", "route", "add", f"{self.cdn}/32", "dev", into, "src", self.host)
+        self.delay = "tun"
 
     def connect_rtt(self, port: int = PORT, tries: int = 5) -> float:
         """Median seconds of a TCP connect to the CDN: one round trip, as the kernel sees it."""
@@ -142,9 +171,15 @@ class ShapedLink:
         return sorted(times)[len(times) // 2]
 
     def close(self) -> None:
-        """Delete the namespace (its veth end, the peer and every qdisc go with it)."""
+        """Stop the delayer; delete the namespace (its devices, the veth peer and every qdisc
+        go with it) and this side's tun device."""
+        if self.delayer is not None:
+            self.delayer.kill()
+            self.delayer.wait()
+            self.delayer = None
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
-        subprocess.run(["ip", "link", "del", f"{self.name}h"], capture_output=True)
+        for device in (f"{self.name}h", f"{self.name}t"):
+            subprocess.run(["ip", "link", "del", device], capture_output=True)
 
 
 class ShapedNginx(NginxCdn):
