@@ -146,8 +146,8 @@ class ShapedLink:
         _run(*inside, "ip", "tuntap", "add", "dev", out, "mode", "tun")
         _run(*inside, "ip", "link", "set", out, "up")
         for device in ("all", out):  # no address on it: any check at all would drop
-            _run(*inside, "sysctl", "-qw", f"net.ipv4.conf.{device}.rp_filter=0")
-        _run("sysctl", "-qw", f"net.ipv4.conf.{here}.rp_filter=2")
+            _run(*inside, "sh", "-c", f"echo 0 > /proc/sys/net/ipv4/conf/{device}/rp_filter")
+        Path(f"/proc/sys/net/ipv4/conf/{here}/rp_filter").write_text("2")
         self.delayer = subprocess.Popen(
             [sys.executable, "-m", "tests.hub.delay", self.name, into, out, str(self.rtt)],
             cwd=PROJECT_ROOT,
