@@ -155,3 +155,39 @@ def test_a_failing_search_server_is_retried_a_little_then_one_line(
     assert (ran.returncode, ran.stdout) == (1, "")
     assert ran.stderr == f"error: {hub_server.url}'s search failed: HTTP 503\n"
     assert fault.fired == 3
+
+
+def test_only_public_huggingface_hub_names_are_used() -> None:
+    """A private name (``huggingface_hub.utils._http.hf_request_event_hook`` was one) can
+    change in any release: every import of huggingface_hub in src names a public module or a
+    name huggingface_hub exports, and each still exists."""
+    import ast
+    import importlib
+
+    import huggingface_hub
+
+    import model_provisioner
+
+    exported = set(huggingface_hub.__all__)
+    found = []
+    for source in Path(model_provisioner.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            modules: list[str] = []
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names if a.name.startswith("huggingface_hub")]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "huggingface_hub"
+            ):
+                module = node.module or ""
+                modules = [module]
+                for alias in node.names:
+                    found.append((source.name, f"{module}.{alias.name}"))
+                    assert not alias.name.startswith("_"), (source, alias.name)
+                    loaded = importlib.import_module(module)
+                    assert hasattr(loaded, alias.name), (source, module, alias.name)
+                    if module == "huggingface_hub":
+                        is_module = importlib.util.find_spec(f"{module}.{alias.name}") is not None
+                        assert alias.name in exported or is_module, (source, alias.name)
+            for module in modules:
+                assert not any(part.startswith("_") for part in module.split(".")), (source, module)
+    assert ("_search.py", "huggingface_hub.set_client_factory") in found

@@ -4,10 +4,10 @@ The answer comes from a server: every hit is checked (repo id by the reference r
 non-negative integers) and a malformed one is dropped, not shown.
 
 huggingface_hub sends through one shared httpx2 client; ``_trusting_client`` builds it (with
-``set_client_factory``, its documented way to set certificates) as its default is, but with
-the trust ``_network`` decides, so a bundle in ``REQUESTS_CA_BUNDLE`` counts here as in a pull,
-and a failure no retry can fix (a rejected certificate) is raised at once instead of being
-retried for 23 s.
+``set_client_factory``, its documented way to set certificates; only public names of
+huggingface_hub are used) with the trust ``_network`` decides, so a bundle in
+``REQUESTS_CA_BUNDLE`` counts here as in a pull, and a failure no retry can fix (a rejected
+certificate) is raised at once instead of being retried for 23 s.
 """
 
 from __future__ import annotations
@@ -83,7 +83,6 @@ def _trusting_client(timeout: float) -> httpx2.Client:
     huggingface_hub does not retry (alone it retries a refused connection or a 503 five times
     over 23 s, printing a warning each time)."""
     import httpx2
-    from huggingface_hub.utils._http import hf_request_event_hook
 
     from ._hubapi import RETRY_STATUS
     from ._network import lasting_failure, network, origin
@@ -114,8 +113,10 @@ def _trusting_client(timeout: float) -> httpx2.Client:
                 time.sleep(0.5 * attempt)
             raise AssertionError("unreachable")
 
+    # Without hf's private request hook (``utils._http.hf_request_event_hook``): it blocks
+    # requests under HF_HUB_OFFLINE (checked before the search), adds a random trace id and
+    # logs; nothing a search needs, and no private name to break on an upgrade.
     return TrustingClient(
-        event_hooks={"request": [hf_request_event_hook]},
         follow_redirects=True,
         verify=network().context,
     )
