@@ -91,7 +91,13 @@ class Tinyproxy:
     request whether it came through the proxy (``LoggedRequest.peer_host``) or straight from us.
     """
 
-    def __init__(self, folder: Path, *, basic_auth: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        basic_auth: tuple[str, str] | None = None,
+        connect_ports: tuple[int, ...] = (),
+    ) -> None:
         assert TINYPROXY is not None
         self.port = _free_port()
         self.log_path = folder / "tinyproxy.log"
@@ -108,6 +114,7 @@ class Tinyproxy:
         ]
         if basic_auth is not None:
             lines.append(f"BasicAuth {basic_auth[0]} {basic_auth[1]}")
+        lines += [f"ConnectPort {port}" for port in connect_ports]  # a tunnel elsewhere: 403
         config.write_text("\n".join(lines) + "\n")
         with self.log_path.open("w") as log:
             self.proc = subprocess.Popen(

@@ -147,6 +147,31 @@ def test_a_proxy_that_wants_credentials_is_one_line(
     assert "407 Proxy Authentication Required" in error_line(ran)
 
 
+def test_a_proxy_that_refuses_the_tunnel_is_one_line_naming_it_at_once(
+    home: Path, fixture_hub: FixtureHub, repo: str, tmp_path: Path
+) -> None:
+    """A 403 to CONNECT is the proxy's policy: retrying cannot change it (metadata and search
+    retried it for 3 s, then said only 'cannot reach ...: 403 Access violation' or
+    'ProxyError', never that the proxy refused)."""
+    strict = Tinyproxy(tmp_path, connect_ports=(443,))
+    ca = trustme.CA()
+    try:
+        with HubServer(fixture_hub, tls=server_tls(ca, "127.0.0.1", "127.0.0.2")) as server:
+            env = clean_env(
+                HTTPS_PROXY=strict.url.removeprefix("http://"),  # no scheme: http:// meant
+                REQUESTS_CA_BUNDLE=str(write_ca(ca, tmp_path / "ca.pem")),
+            )
+            refused = f"{strict.url.replace('http://', 'proxy ')} refused a tunnel to {server.url}"
+            for command in (["pull", repo], ["info", "--remote", repo], ["search", "proxied"]):
+                ran = provisioner(home, env, "--endpoint", server.url, *command)
+                assert ran.code == 1
+                assert error_line(ran).startswith(f"error: {refused} (403 "), ran.err
+            assert server.log() == []
+            assert len(strict.requests()) == 3  # each asked once, not retried
+    finally:
+        strict.stop()
+
+
 def test_a_dead_proxy_is_one_line(home: Path, hub_server: HubServer, repo: str) -> None:
     env = clean_env(HTTP_PROXY="http://127.0.0.1:9")
     ran = provisioner(home, env, "--endpoint", hub_server.url, "pull", repo)

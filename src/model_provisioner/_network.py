@@ -191,7 +191,8 @@ def _build(trusted: Trust, proxies: tuple[tuple[str, str], ...]) -> Network:
 
 def lasting_failure(exc: BaseException, where: str) -> NetworkError | None:
     """``exc`` (or what caused it) as one line if retrying cannot fix it: a rejected
-    certificate, a server that does not speak TLS, a proxy that wants credentials."""
+    certificate, a server that does not speak TLS, a proxy that wants credentials or refuses
+    the tunnel."""
     for current in _chain(exc):
         if isinstance(current, ssl.SSLCertVerificationError):
             reason = current.verify_message or current.reason or "verification failed"
@@ -199,11 +200,15 @@ def lasting_failure(exc: BaseException, where: str) -> NetworkError | None:
             return TLSError(f"{where}: TLS certificate rejected: {reason}", hint=hint)
         if isinstance(current, ssl.SSLError) and current.reason == "WRONG_VERSION_NUMBER":
             return TLSError(f"{where}: the server does not speak TLS (is it http://?)")
-        if isinstance(current, httpx.ProxyError | httpx2.ProxyError) and str(current).startswith(
-            "407"
-        ):
-            message = f"{where}: the proxy wants credentials ({current})"
-            return NetworkError(message, hint=CREDENTIALS)
+        if isinstance(current, httpx.ProxyError | httpx2.ProxyError):
+            status = str(current)[:3]
+            if status == "407":
+                message = f"{where}: the proxy wants credentials ({current})"
+                return NetworkError(message, hint=CREDENTIALS)
+            if status in ("403", "405"):  # the proxy's policy, as the engine says it (_wire)
+                proxy = network().proxy_for(where)
+                label = proxy.label if proxy is not None else "the proxy"
+                return NetworkError(f"{label} refused a tunnel to {where} ({current})")
     return None
 
 
