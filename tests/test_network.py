@@ -36,6 +36,13 @@ NO_PROXY_ITEMS = (
     "https://127.0.0.1",
     "127.0.0.0/8",
     "",
+    "127.0.0.1:8443",  # with a port: that port only
+    "localhost:8443",
+    "::1/128",
+    "[::1]",
+    "HuggingFace.co",  # case; the items are joined with ", " as people write them
+    "http://huggingface.co:8443",
+    ".co",
 )
 
 
@@ -59,7 +66,7 @@ def our_choice(url: str) -> tuple[str, int] | None:
 proxy_urls = st.sampled_from(["http://127.0.0.1:3128", "127.0.0.1:8080", "http://u:p@[::1]:9"])
 environments = st.dictionaries(
     st.sampled_from([*PROXY_NAMES, *(n.lower() for n in PROXY_NAMES)]),
-    st.one_of(proxy_urls, st.lists(st.sampled_from(NO_PROXY_ITEMS), max_size=4).map(",".join)),
+    st.one_of(proxy_urls, st.lists(st.sampled_from(NO_PROXY_ITEMS), max_size=4).map(", ".join)),
     max_size=5,
 )
 urls = st.builds(
@@ -70,7 +77,7 @@ urls = st.builds(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(environment=environments, url=urls)
 def test_same_proxy_as_huggingface_hub(environment: dict[str, str], url: str) -> None:
     with pytest.MonkeyPatch.context() as patch:
