@@ -80,3 +80,35 @@ def test_a_whole_pull_verify_and_delete_without_linux_calls(
     assert prov.verify_model("theorg/tiny-gguf").ok
     prov.delete_model("theorg/tiny-gguf")
     assert prov.find_local_model("theorg/tiny-gguf") is None
+
+
+SHM = Path("/dev/shm")
+
+
+@pytest.mark.skipif(not SHM.is_dir() or not os.access(SHM, os.W_OK), reason="no /dev/shm")
+@pytest.mark.parametrize("linux_calls", [True, False])
+def test_a_store_on_tmpfs(
+    linux_calls: bool,
+    hub_server: HubServer,
+    fixture_hub: FixtureHub,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A store on tmpfs (a RAM disk; O_DIRECT refused there before Linux 6.6), with and without
+    the Linux-only calls: pulled several connections wide, verified, removed."""
+    import shutil
+    import tempfile
+
+    if not linux_calls:
+        without_linux_calls(monkeypatch)
+    commit = make_gguf_repo(fixture_hub, "theorg/ram-gguf", pad_to=4 << 20)
+    home = Path(tempfile.mkdtemp(prefix="provisioner-test-", dir=SHM))
+    try:
+        prov = ModelProvisioner(home, endpoint=hub_server.url)
+        path = prov.pull("theorg/ram-gguf")
+        source = fixture_hub.file_path("theorg/ram-gguf", commit, path.name)
+        assert path.read_bytes() == source.read_bytes()
+        assert prov.verify_model("theorg/ram-gguf").ok
+        prov.delete_model("theorg/ram-gguf")
+        assert prov.find_local_model("theorg/ram-gguf") is None
+    finally:
+        shutil.rmtree(home)
