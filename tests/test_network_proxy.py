@@ -172,6 +172,26 @@ def test_a_proxy_that_refuses_the_tunnel_is_one_line_naming_it_at_once(
         strict.stop()
 
 
+def test_a_proxy_address_that_is_no_proxy_is_named_in_the_line(
+    home: Path, fixture_hub: FixtureHub, repo: str, tmp_path: Path
+) -> None:
+    """HTTPS_PROXY naming a server that is not a proxy (here the TLS Hub itself, a classic
+    copy-paste slip): the line says the failure came through that proxy (it said only
+    'cannot reach https://hub: RemoteProtocolError', pointing at the Hub)."""
+    ca = trustme.CA()
+    with HubServer(fixture_hub, tls=server_tls(ca, "127.0.0.1", "127.0.0.2")) as server:
+        not_a_proxy = server.url.removeprefix("https://")
+        env = clean_env(
+            HTTPS_PROXY=f"http://{not_a_proxy}", SSL_CERT_FILE=str(write_ca(ca, tmp_path / "c"))
+        )
+        for command in (["pull", repo], ["search", "proxied"]):  # metadata, huggingface_hub
+            ran = provisioner(home, env, "--endpoint", server.url, *command)
+            assert ran.code == 1
+            line = error_line(ran)
+            assert line.startswith(f"error: cannot reach {server.url}: "), ran.err
+            assert line.endswith(f" (through proxy {not_a_proxy})"), ran.err
+
+
 def test_a_dead_proxy_is_one_line(home: Path, hub_server: HubServer, repo: str) -> None:
     env = clean_env(HTTP_PROXY="http://127.0.0.1:9")
     ran = provisioner(home, env, "--endpoint", hub_server.url, "pull", repo)

@@ -21,7 +21,7 @@ from urllib.parse import urljoin
 import httpx
 
 from ._errors import AuthError, ModelNotFound, NetworkError, ProvisionerError
-from ._network import lasting_failure, origin, routed_transport
+from ._network import lasting_failure, origin, routed_transport, through
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 5
@@ -73,7 +73,8 @@ class HubHttp:
                     raise problem from exc
                 failures += 1
                 if failures > self.config.retries:
-                    raise NetworkError(f"cannot reach {origin(url)}: {_describe(exc)}") from exc
+                    reason = f"{_describe(exc)}{through(url, exc)}"
+                    raise NetworkError(f"cannot reach {origin(url)}: {reason}") from exc
                 time.sleep(self._delay(failures, None))
                 continue
             final = chain[-1]

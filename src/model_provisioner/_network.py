@@ -189,6 +189,15 @@ def _build(trusted: Trust, proxies: tuple[tuple[str, str], ...]) -> Network:
     return Network(trusted, tuple(sorted(routes.items(), key=lambda item: item[0])))
 
 
+def through(url: str, exc: BaseException) -> str:
+    """`` (through proxy H:P)`` when ``url`` went through a proxy and ``exc`` does not name it:
+    a failure there may be the proxy's (an address that is no proxy at all)."""
+    if any(isinstance(e, httpx.ProxyError | httpx2.ProxyError) for e in _chain(exc)):
+        return ""
+    proxy = network().proxy_for(url)
+    return "" if proxy is None else f" (through {proxy.label})"
+
+
 def lasting_failure(exc: BaseException, where: str) -> NetworkError | None:
     """``exc`` (or what caused it) as one line if retrying cannot fix it: a rejected
     certificate, a server that does not speak TLS, a proxy that wants credentials or refuses

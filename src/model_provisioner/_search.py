@@ -85,7 +85,7 @@ def _trusting_client(timeout: float) -> httpx2.Client:
     import httpx2
 
     from ._hubapi import RETRY_STATUS
-    from ._network import lasting_failure, network, origin
+    from ._network import lasting_failure, network, origin, through
 
     class TrustingClient(httpx2.Client):
         def send(self, request: httpx2.Request, **kwargs: Any) -> httpx2.Response:
@@ -102,6 +102,7 @@ def _trusting_client(timeout: float) -> httpx2.Client:
                     if attempt == _ATTEMPTS:
                         timed_out = isinstance(exc, httpx2.TimeoutException)
                         reason = "timed out" if timed_out else type(exc).__name__
+                        reason += through(where, exc)
                         raise NetworkError(f"cannot reach {where}: {reason}") from exc
                 else:
                     if response.status_code not in RETRY_STATUS:
