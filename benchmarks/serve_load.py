@@ -212,9 +212,11 @@ async def one_run(url: str, lists: int, pipe: Connection, pids: dict[str, int]) 
             wave = await asyncio.gather(*(list_once(client, done) for _ in range(lists)))
             failures += wave.count(False)
         seconds = time.perf_counter() - started
-        joined = await asyncio.to_thread(pipe.recv)
-        delivery: Delivery = await asyncio.to_thread(pipe.recv)
-        if joined != "joined":  # some stream never got its first event
+        first = await asyncio.to_thread(pipe.recv)
+        if first == "joined":
+            delivery: Delivery = await asyncio.to_thread(pipe.recv)
+        else:  # some stream never got its first event: the Delivery came alone
+            delivery = first
             delivery.failures += 1
         load = os.getloadavg()[:2]
         async with client.delete(f"/v1/models/{BIG_REPO}") as response:
