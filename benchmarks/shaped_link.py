@@ -56,7 +56,7 @@ def veth_capacity(work: Path, hub: FixtureHub, sc: pull.Scenario) -> float:
         link.close()
 
 
-def goal(sc: pull.Scenario, link: float) -> None:
+def goal(sc: pull.Scenario, link: float) -> None:  # link: MB/s
     """Issue 9's WAN goal for ``provisioner pull`` (and the other tools' shares, for scale)."""
     share_goal, hf_goal = GOALS[sc.name]
     for suffix in ("", pull.TLS):
@@ -87,6 +87,9 @@ def main() -> int:
     parser.add_argument("--scenarios", default="wan-a,wan-b")
     parser.add_argument("--link", type=float, default=200.0, help="link, MB/s")
     parser.add_argument("--rtt", type=float, default=0.02, help="round trip added, seconds")
+    parser.add_argument(
+        "--queue", type=float, default=0.0, help="link queue, MB (0: the kernel's 1000 packets)"
+    )
     parser.add_argument("--tools", default="provisioner,hf,curl,aria2c")
     parser.add_argument("--tls", action="store_true", help="also run every tool over https")
     args = parser.parse_args()
@@ -108,7 +111,7 @@ def main() -> int:
     capacity = veth_capacity(args.work, hub, scenarios[0])
     print(f"veth pair, unshaped: one curl stream from nginx got {capacity:.0f} MB/s")
     link_rate = args.link * 1e6
-    link = ShapedLink(link=link_rate, rtt=args.rtt).open()
+    link = ShapedLink(link=link_rate, rtt=args.rtt, queue=int(args.queue * 1e6)).open()
     servers: list[subprocess.Popen[str]] = []
     nginx = ShapedNginx(args.work / "nginx-shaped", link, link_rate / 16)
     try:
@@ -121,7 +124,8 @@ def main() -> int:
         added = f"{args.rtt * 1000:.0f} ms added by {how[link.delay]}"
         print(
             f"link {args.link:.0f} MB/s (HTB), {args.link / 16:.1f} MB/s per request (nginx "
-            f"limit_rate), round trip {rtt * 1000:.2f} ms by TCP connect ({added}); "
+            f"limit_rate), round trip {rtt * 1000:.2f} ms by TCP connect ({added}), queue "
+            f"{f'{args.queue:g} MB' if args.queue else '1000 packets'}; "
             f"load {os.getloadavg()[0]:.1f}"
         )
         for run in range(args.runs):
@@ -146,7 +150,7 @@ def main() -> int:
     print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     for sc in scenarios:
         pull.report(sc, args.link)
-        goal(sc, args.link * 1e6)
+        goal(sc, args.link)
     return 0
 
 

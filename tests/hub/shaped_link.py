@@ -90,6 +90,9 @@ class ShapedLink:
 
     link: float = 0.0
     rtt: float = 0.0
+    # Bytes the link's queue holds (0: the kernel's default of 1000 packets, which with the
+    # veth's 64 KiB GSO packets is tens of MB: hundreds of ms of queue at 200 MB/s).
+    queue: int = 0
     name: str = field(default_factory=lambda: "pv" + secrets.token_hex(4))
     host: str = ""
     cdn: str = ""
@@ -126,11 +129,14 @@ class ShapedLink:
             _run(*tc, "qdisc", "add", "dev", there, "root", "handle", "1:", "htb", "default", "1")
             htb = ("htb", "rate", rate, "burst", "256k", "cburst", "256k")
             _run(*tc, "class", "add", "dev", there, "parent", "1:", "classid", "1:1", *htb)
+            if self.queue > 0:  # netem, if added below, replaces it (and queues 1000 packets)
+                fifo = ("bfifo", "limit", str(self.queue))
+                _run(*tc, "qdisc", "add", "dev", there, "parent", "1:1", "handle", "10:", *fifo)
         if self.rtt <= 0:
             return
         try:
             parent = ["parent", "1:1"] if self.link > 0 else ["root"]
-            _run(*inside, "tc", "qdisc", "add", "dev", there, *parent, "netem", "delay", half)
+            _run(*inside, "tc", "qdisc", "replace", "dev", there, *parent, "netem", "delay", half)
             _run("tc", "qdisc", "add", "dev", here, "root", "netem", "delay", half)
             self.delay = "netem"
         except RuntimeError:
