@@ -88,7 +88,9 @@ def main() -> int:
     parser.add_argument("--link", type=float, default=200.0, help="link, MB/s")
     parser.add_argument("--rtt", type=float, default=0.02, help="round trip added, seconds")
     parser.add_argument(
-        "--queue", type=float, default=0.0, help="link queue, MB (0: the kernel's 1000 packets)"
+        "--queue",
+        type=float,
+        help="link queue, MB (default: one round trip of the link; 0: the kernel's 1000 packets)",
     )
     parser.add_argument("--tools", default="provisioner,hf,curl,aria2c")
     parser.add_argument("--tls", action="store_true", help="also run every tool over https")
@@ -111,6 +113,8 @@ def main() -> int:
     capacity = veth_capacity(args.work, hub, scenarios[0])
     print(f"veth pair, unshaped: one curl stream from nginx got {capacity:.0f} MB/s")
     link_rate = args.link * 1e6
+    if args.queue is None:
+        args.queue = args.link * max(args.rtt, 0.001)
     link = ShapedLink(link=link_rate, rtt=args.rtt, queue=int(args.queue * 1e6)).open()
     servers: list[subprocess.Popen[str]] = []
     nginx = ShapedNginx(args.work / "nginx-shaped", link, link_rate / 16)
