@@ -61,6 +61,10 @@ def _process(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
             "option '--limit-rate' requires an argument (see 'provisioner pull --help')",
         ),
         (["--endpoint"], "option '--endpoint' requires an argument (see 'provisioner --help')"),
+        (
+            ["import", "folder", "x", "--as"],
+            "option '--as' requires an argument (see 'provisioner import folder --help')",
+        ),
         (["show"], "missing argument 'REFERENCE' (see 'provisioner show --help')"),
         (["verify"], "name a model, or pass --all (see 'provisioner verify --help')"),
         (["--json"], "missing command (see 'provisioner --help')"),

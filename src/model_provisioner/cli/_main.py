@@ -15,7 +15,7 @@ from .. import __version__
 from .._errors import ProvisionerError
 from . import _app
 from ._app import App
-from ._usage import error_line, usage_line
+from ._usage import NamingGroup, error_line, usage_line
 from .alias import alias
 from .completion import completion
 from .disk import du
@@ -34,34 +34,17 @@ from .serve import serve
 from .sync import sync
 from .verify import verify
 
-_COMMAND = "provisioner.command"
-
 
 class _Interrupted(Exception):
     """Ctrl-C, taken before click's own handler prints a blank line and says only "Aborted"."""
 
 
-class _Cli(click.Group):
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        name, command, rest = super().resolve_command(ctx, args)
-        if name is not None and command is not None:
-            ctx.meta[_COMMAND] = (name, command)
-        return name, command, rest
-
+class _Cli(NamingGroup):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:
             raise _Interrupted(str(exc) or "interrupted") from None
-        except click.UsageError as exc:
-            # click's parser raises some (an option without its value) with no context: the
-            # command named, the hint points at its own --help.
-            if exc.ctx is None and _COMMAND in ctx.meta:
-                name, command = ctx.meta[_COMMAND]
-                exc.ctx = click.Context(command, parent=ctx, info_name=name)
-            raise
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})

@@ -9,6 +9,30 @@ from __future__ import annotations
 
 import click
 
+_COMMAND = "provisioner.command"
+
+
+class NamingGroup(click.Group):
+    """A group whose commands' usage errors name the command: click's parser raises some (an
+    option without its value) with no context, and the hint would point at the group's help."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if name is not None and command is not None:
+            ctx.meta[_COMMAND] = (name, command)
+        return name, command, rest
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if exc.ctx is None and _COMMAND in ctx.meta:
+                name, command = ctx.meta[_COMMAND]
+                exc.ctx = click.Context(command, parent=ctx, info_name=name)
+            raise
+
 
 def usage_line(exc: click.UsageError) -> str:
     """``error: no such option '--jsn'; did you mean '--json'? (see 'provisioner pull --help')``

@@ -13,6 +13,7 @@ import click
 from .._errors import IntegrityError
 from .._units import counted, format_bytes
 from ._app import App, global_options
+from ._usage import NamingGroup
 
 if TYPE_CHECKING:
     from .._imports import ImportReport
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 _DIR = click.Path(file_okay=False, path_type=Path)
 
 
-@click.group(name="import")
+@click.group(name="import", cls=NamingGroup)
 def import_models() -> None:
     """Adopt models another tool already downloaded: hard links, no second copy."""
 
