@@ -96,3 +96,20 @@ def test_the_counting_reader_sees_each_recv() -> None:
         b.sendall(b"y")
         with pytest.raises(TooSlow):
             reader.read1(1000)
+
+
+def test_the_counting_reader_keeps_the_socket_open_until_it_is_closed() -> None:
+    """http.client closes its socket as soon as an answer says ``Connection: close`` (HTTP/1.0,
+    Python's http.server) and reads the body through the reader afterwards, as a real
+    ``makefile`` allows: the reader holds a reference, the socket really closes with it
+    (it read from a closed descriptor: 'Bad file descriptor')."""
+    floor = RateFloor(0, 1.0, Clock())
+    a, b = socket.socketpair()
+    with a, b:
+        reader = _Socket(a, floor).makefile("rb")
+        a.close()  # what HTTPConnection.getresponse does for a closing answer
+        b.sendall(b"body")
+        assert reader.read1(100) == b"body"
+        assert a.fileno() >= 0
+        reader.close()
+        assert a.fileno() == -1

@@ -71,12 +71,22 @@ class RateFloor:
 
 
 class _CountingReader(io.RawIOBase):
-    """The raw stream under ``http.client``'s buffered reader: ``recv_into``, then count."""
+    """The raw stream under ``http.client``'s buffered reader: ``recv_into``, then count.
+
+    It holds a reference to the socket as ``socket.makefile`` does: http.client closes its
+    socket as soon as an answer will close the connection (HTTP/1.0, ``Connection: close``)
+    and reads the body afterwards; the descriptor really closes when this reader does.
+    """
 
     def __init__(self, sock: socket.socket, floor: RateFloor) -> None:
         super().__init__()
         self._sock = sock
         self._floor = floor
+        self._hold = sock.makefile("rb", buffering=0)  # the reference; reads skip it
+
+    def close(self) -> None:
+        super().close()
+        self._hold.close()
 
     def readable(self) -> bool:
         return True
