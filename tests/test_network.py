@@ -135,7 +135,7 @@ TUNNEL = "Tunnel connection failed: "  # what http.client raises when CONNECT is
         (OSError(f"{TUNNEL}407 Proxy Authentication Required"), NetworkError, "credentials"),
         (OSError(f"{TUNNEL}403 Forbidden"), NetworkError, "refused a tunnel"),
         (OSError(f"{TUNNEL}502 Bad Gateway"), Transient, "could not open a tunnel"),
-        (ConnectionRefusedError(111, "refused"), Transient, "ConnectionRefusedError from proxy"),
+        (ConnectionRefusedError(111, "refused"), Transient, "proxy 127.0.0.1:3128: ConnectionRef"),
     ],
 )
 def test_proxy_failures_are_said_as_the_proxy_s(

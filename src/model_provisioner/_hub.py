@@ -13,9 +13,8 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
-import httpx
 import huggingface_hub
 
 from ._errors import IntegrityError, ModelNotFound, OfflineError
@@ -31,7 +30,7 @@ from ._hub_facts import (
     sha256_of,
     size_of,
 )
-from ._hubapi import HttpConfig, HubHttp, refusal, route_missing
+from ._hubapi import HttpConfig, HubHttp, Response, refusal, route_missing
 from ._references import ModelReference
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -271,7 +270,7 @@ class HubClient:
     def _origin(self, what: str) -> str:
         return f"{self.settings.host} {what}"
 
-    def _refusal(self, answer: httpx.Response, repo: str, what: str) -> Exception:
+    def _refusal(self, answer: Response, repo: str, what: str) -> Exception:
         return refusal(answer, repo, what, token=bool(self.settings.token))
 
 
@@ -312,12 +311,13 @@ def _listed(
     return merge(path, [(origin, FileFacts(path, size)), (f"{origin} lfs", lfs_facts)])
 
 
-def _same_route(answer: httpx.Response, repo: str, origin: str) -> None:
+def _same_route(answer: Response, repo: str, origin: str) -> None:
     """A listing redirected to another repo's route describes that repo: refuse it."""
     prefix = f"/api/models/{repo}/".casefold()
-    if not answer.url.path.casefold().startswith(prefix):
+    path = unquote(urlsplit(answer.url).path)
+    if not path.casefold().startswith(prefix):
         raise IntegrityError(
-            f"{origin} for {repo} was answered from {answer.url.path!r}",
+            f"{origin} for {repo} was answered from {path!r}",
             hint="a server may only describe the repository that was asked for",
         )
 
@@ -333,7 +333,7 @@ def _incomplete(f: FileFacts) -> bool:
     return f.size is None or (f.sha256 is None and f.git_sha1 is None)
 
 
-def _ambiguous(answer: httpx.Response) -> bool:
+def _ambiguous(answer: Response) -> bool:
     """401/403 without a Hub error code: a mirror's answer for any miss, a route included."""
     return answer.status_code in (401, 403) and "X-Error-Code" not in answer.headers
 

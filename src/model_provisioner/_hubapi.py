@@ -10,25 +10,33 @@ An HTTP status becomes one of our errors in ``refusal``, and nowhere else.
 
 from __future__ import annotations
 
+import http.client
 import json
 import random
+import re
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urljoin
-
-import httpx
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from ._errors import AuthError, ModelNotFound, NetworkError, ProvisionerError
-from ._network import lasting_failure, origin, routed_transport, through
+from ._network import lasting_failure, origin, through
+
+if TYPE_CHECKING:
+    from ._transfer._wire import Connections
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
 MAX_PAGES = 10_000
 MAX_JSON = 64 << 20
 _RETRY_AFTER_CAP = 30.0
 _WHOLE_ANSWER = 3  # a whole answer may take this many request timeouts
+_READ = 1 << 16
+_BAD_NETLOC = re.compile(r"[^A-Za-z0-9.\-_~:@\[\]%!$&'()*+,;=]")
+_UNSAFE_PATH = re.compile(r"[^\x21-\x7e]")  # spaces, controls, non-ASCII: percent-encoded
 
 
 @dataclass(frozen=True)
@@ -42,38 +50,100 @@ class HttpConfig:
     backoff: float = 0.5
 
     def auth(self, url: str) -> dict[str, str]:
-        if self.token and httpx.URL(url).netloc.decode().lower() == self.host:
+        if self.token and urlsplit(url).netloc.lower() == self.host:
             return {"Authorization": f"Bearer {self.token}"}
         return {}
 
 
+class Headers:
+    """Response headers by case-insensitive name; a repeated header's values joined by ", "."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._values: dict[str, str] = {}
+        for name, value in pairs:
+            key = name.lower()
+            self._values[key] = f"{self._values[key]}, {value}" if key in self._values else value
+
+    def get(self, name: str) -> str | None:
+        return self._values.get(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._values
+
+
+@dataclass(frozen=True)
+class Response:
+    """One answer, read whole (metadata answers are small and capped at ``MAX_JSON``)."""
+
+    status_code: int
+    headers: Headers
+    url: str
+    content: bytes = field(default=b"", repr=False)
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def is_redirect(self) -> bool:
+        return self.status_code in REDIRECTS and "Location" in self.headers
+
+    @property
+    def links(self) -> dict[str, dict[str, str]]:
+        """The ``Link`` header by rel (or URL), parsed as httpx and requests parse it."""
+        value = (self.headers.get("Link") or "").strip(" '\"")
+        links: dict[str, dict[str, str]] = {}
+        for item in re.split(", *<", value) if value else []:
+            target, _, params = item.partition(";")
+            link = {"url": target.strip("<> '\"")}
+            for param in params.split(";") if params else []:
+                key, equals, text = param.partition("=")
+                if not equals or "=" in text:
+                    break
+                link[key.strip(" '\"")] = text.strip(" '\"")
+            links[link.get("rel") or link["url"]] = link
+        return links
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
 class HubHttp:
-    """One connection pool for the metadata calls of a pull."""
+    """The metadata calls of a pull, over the transfer engine's connections (one HTTP stack:
+    the same proxies, trust and error translation as the file bodies; no httpx to import).
+    Each thread has its own keep-alive connections (HEADs run several at once)."""
 
     def __init__(self, config: HttpConfig) -> None:
         self.config = config
-        self._client = httpx.Client(
-            timeout=config.timeout, follow_redirects=False, transport=routed_transport()
-        )
+        self._local = threading.local()
+        self._opened: list[Connections] = []
+        self._lock = threading.Lock()
 
     def close(self) -> None:
-        self._client.close()
+        with self._lock:
+            for conns in self._opened:
+                conns.close()
+            self._opened.clear()
 
     def get(
         self, url: str, params: dict[str, str] | None = None, method: str = "GET"
-    ) -> list[httpx.Response]:
+    ) -> list[Response]:
         """The answer and the redirects that led to it (first one first), after retries."""
+        from ._transfer._wire import Transient  # the engine's package imports this module
+
         failures = 0
         while True:
             try:
                 chain = self._follow(method, url, params)
-            except httpx.HTTPError as exc:
+            except (OSError, http.client.HTTPException, Transient) as exc:
                 problem = lasting_failure(exc, origin(url))
                 if problem is not None:
                     raise problem from exc
                 failures += 1
                 if failures > self.config.retries:
-                    reason = f"{_describe(exc)}{through(url, exc)}"
+                    # a Transient is the proxy's failure (_wire): it names the proxy already
+                    named = isinstance(exc, Transient)
+                    reason = f"{_describe(exc)}{'' if named else through(url, exc)}"
                     raise NetworkError(f"cannot reach {origin(url)}: {reason}") from exc
                 time.sleep(self._delay(failures, None))
                 continue
@@ -83,16 +153,14 @@ class HubHttp:
             failures += 1
             time.sleep(self._delay(failures, final.headers.get("Retry-After")))
 
-    def json(self, response: httpx.Response) -> Any:
+    def json(self, response: Response) -> Any:
         """A parsed JSON body; anything else is the server failing us (exit 1, like a 5xx)."""
         try:
-            return json.loads(response.content)
+            return response.json()
         except ValueError as exc:
-            raise NetworkError(
-                f"{origin(str(response.url))} sent an answer that is not JSON"
-            ) from exc
+            raise NetworkError(f"{origin(response.url)} sent an answer that is not JSON") from exc
 
-    def pages(self, url: str, params: dict[str, str]) -> Iterator[httpx.Response]:
+    def pages(self, url: str, params: dict[str, str]) -> Iterator[Response]:
         """Every page of a listing that paginates with ``Link: <...>; rel="next"``."""
         next_url: str | None = url
         query: dict[str, str] | None = params
@@ -102,33 +170,40 @@ class HubHttp:
             response = self.get(next_url, query)[-1]
             yield response
             link = response.links.get("next", {}).get("url") if response.is_success else None
-            next_url, query = (urljoin(str(response.url), link) if link else None), None
+            next_url, query = (_join(response.url, link) if link else None), None
         raise NetworkError(f"{origin(url)} listed more than {MAX_PAGES} pages")
 
-    def _follow(self, method: str, url: str, params: dict[str, str] | None) -> list[httpx.Response]:
-        chain: list[httpx.Response] = []
+    def _connections(self) -> Connections:
+        from ._transfer._wire import Connections
+
+        conns: Connections | None = getattr(self._local, "conns", None)
+        if conns is None:
+            conns = self._local.conns = Connections(self.config.timeout)
+            with self._lock:
+                self._opened.append(conns)
+        return conns
+
+    def _follow(self, method: str, url: str, params: dict[str, str] | None) -> list[Response]:
+        from ._transfer._wire import request
+
+        chain: list[Response] = []
+        conns = self._connections()
         for _ in range(MAX_REDIRECTS + 1):
-            headers = {"Accept-Encoding": "identity", **self.config.auth(url)}
+            target = _target(url, params)
+            headers = {"Accept-Encoding": "identity", **self.config.auth(target)}
             try:
-                request = self._client.build_request(method, url, params=params, headers=headers)
-            except (httpx.InvalidURL, ValueError) as exc:
-                raise NetworkError(
-                    f"the server sent an invalid URL to follow: {url[:80]!r}"
-                ) from exc
-            streamed = self._client.send(request, stream=True)
-            deadline = time.monotonic() + self.config.timeout * _WHOLE_ANSWER
-            try:
-                body = _read_bounded(streamed, deadline)
-            finally:
-                streamed.close()
-            response = httpx.Response(
-                streamed.status_code, headers=streamed.headers, content=body, request=request
-            )
+                answer = request(conns, target, headers, method)
+                deadline = time.monotonic() + self.config.timeout * _WHOLE_ANSWER
+                body = _read_bounded(answer, target, deadline)
+            except BaseException:
+                conns.drop(target)  # its state is unknown
+                raise
+            response = Response(answer.status, Headers(answer.getheaders()), target, body)
             chain.append(response)
             location = response.headers.get("Location")
             if not response.is_redirect or not location:
                 return chain
-            url, params = urljoin(str(response.url), location), None
+            url, params = _join(target, location), None
         raise NetworkError(f"{origin(url)} redirected more than {MAX_REDIRECTS} times")
 
     def _delay(self, failures: int, retry_after: str | None) -> float:
@@ -140,7 +215,7 @@ class HubHttp:
         return float(self.config.backoff * 2 ** (failures - 1) * (0.5 + random.random() / 2))
 
 
-def refusal(response: httpx.Response, repo: str, what: str, *, token: bool) -> ProvisionerError:
+def refusal(response: Response, repo: str, what: str, *, token: bool) -> ProvisionerError:
     """Our error for a status that is not success, by the Hub's X-Error-Code and the status.
 
     401/403 without a code is what mirrors answer for any miss: "not found, or needs a token",
@@ -164,31 +239,60 @@ def refusal(response: httpx.Response, repo: str, what: str, *, token: bool) -> P
             f"{repo} not found, or needs a token (HTTP {status})", hint="set HF_TOKEN if private"
         )
     if status == 404:
-        return ModelNotFound(f"repository {repo} not found on {origin(str(response.url))}")
-    return NetworkError(f"{origin(str(response.url))} failed for {repo}: HTTP {status}")
+        return ModelNotFound(f"repository {repo} not found on {origin(response.url)}")
+    return NetworkError(f"{origin(response.url)} failed for {repo}: HTTP {status}")
 
 
-def route_missing(response: httpx.Response) -> bool:
+def route_missing(response: Response) -> bool:
     """A 404/405/501 that is not the Hub saying "no such repo": the route itself is absent."""
     return response.status_code in (404, 405, 501) and "X-Error-Code" not in response.headers
 
 
-def _read_bounded(response: httpx.Response, deadline: float) -> bytes:
+def _join(base: str, location: str) -> str:
+    """``location`` (a redirect's, a next page's) against ``base``; checked by ``_target``."""
+    try:
+        return urljoin(base, location)
+    except ValueError as exc:
+        raise NetworkError(f"the server sent an invalid URL to follow: {location[:80]!r}") from exc
+
+
+def _target(url: str, params: dict[str, str] | None) -> str:
+    """``url`` with ``params`` added, if our connections can ask for it: http(s), a host, no
+    space or control in it (spaces and non-ASCII in the path percent-encoded, as httpx does)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not one)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or _BAD_NETLOC.search(parts.netloc)
+    ):
+        raise NetworkError(f"the server sent an invalid URL to follow: {url[:80]!r}")
+    rest = url[len(parts.scheme) + 3 + len(parts.netloc) :].partition("#")[0]
+    rest = _UNSAFE_PATH.sub(lambda m: quote(m.group(), safe=""), rest)
+    if params:
+        rest += ("&" if parts.query else "?") + urlencode(params)
+    return f"{parts.scheme}://{parts.netloc}{rest}"
+
+
+def _read_bounded(answer: http.client.HTTPResponse, url: str, deadline: float) -> bytes:
     """The body, unless it is larger than any metadata answer may be or trickles past the
     deadline (a byte every few seconds never trips the per-read timeout)."""
     body = bytearray()
-    for chunk in response.iter_raw():
+    while chunk := answer.read1(_READ):
         body += chunk
         if len(body) > MAX_JSON:
-            raise NetworkError(f"{origin(str(response.url))} sent an answer over {MAX_JSON} bytes")
+            raise NetworkError(f"{origin(url)} sent an answer over {MAX_JSON} bytes")
         if time.monotonic() > deadline:
-            raise httpx.ReadTimeout("the answer trickled in too slowly", request=response.request)
+            raise TimeoutError("the answer trickled in too slowly")
+    answer.close()  # read1 leaves a finished body open, which would block the next request
     return bytes(body)
 
 
-def _describe(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.TimeoutException):
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
         return "timed out"
-    if isinstance(exc, httpx.ProxyError):
-        return str(exc)
-    return type(exc).__name__
+    return str(getattr(exc, "reason", None) or type(exc).__name__)

@@ -1,9 +1,10 @@
 """How this process reaches a URL: through which proxy, and trusting which certificates.
 
-Metadata goes through an httpx client (_hubapi.py, given ``routed_transport``), file bodies and
-``info --remote`` through our own ``http.client`` connections (_wire.py), and search through
-huggingface_hub (whose client is httpx2). All must take the same way, so the decisions are made
-here once, with httpx2's own functions, reading the environment exactly as huggingface_hub does:
+Metadata (_hubapi.py), file bodies and ``info --remote`` go through our own ``http.client``
+connections (_wire.py), search through huggingface_hub (whose client is httpx2). All must take
+the same way, so the decisions are made here once, with httpx2's own functions, reading the
+environment exactly as huggingface_hub does. httpx2 is imported only when a proxy variable is
+set or the system store is loaded (its import costs a pull's start-up 0.1 s; issue 9):
 
 - Proxies: ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` in either case
   (urllib's ``getproxies``, then httpx2's ``NO_PROXY`` rules and pattern priority). An https URL
@@ -30,17 +31,18 @@ import base64
 import errno
 import os
 import ssl
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 from urllib.request import getproxies
 
-import httpx
-import httpx2
-from httpx2._utils import URLPattern, get_environment_proxies
-
 from ._errors import NetworkError, TLSError
+
+if TYPE_CHECKING:
+    from httpx2._utils import URLPattern
 
 # Which certificates to trust: all that these name (see the module docstring).
 CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
@@ -85,6 +87,8 @@ class Trust:
     def load(self) -> ssl.SSLContext:
         """The client context, or one TLSError line naming the bundle that cannot be loaded."""
         if not self.named:
+            import httpx2
+
             return httpx2.create_ssl_context(trust_env=False)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies; trusts only what is named
         loaded: set[str] = set()
@@ -135,6 +139,10 @@ class Network:
 
     def proxy_for(self, url: str) -> Proxy | None:
         """The proxy for ``url``, or None to connect directly; first matching pattern wins."""
+        if not self.routes:
+            return None
+        import httpx2
+
         target = httpx2.URL(url)
         for pattern, proxy_url in self.routes:
             if pattern.matches(target):
@@ -184,7 +192,11 @@ def network() -> Network:
 
 @lru_cache(maxsize=8)
 def _build(trusted: Trust, proxies: tuple[tuple[str, str], ...]) -> Network:
-    del proxies  # the cache key: get_environment_proxies reads the same values again
+    if not proxies:  # no proxy variable: every URL goes direct
+        return Network(trusted, ())
+    from httpx2._utils import URLPattern, get_environment_proxies
+
+    # ``proxies`` is the cache key; get_environment_proxies reads the same values again
     routes = {URLPattern(key): value for key, value in get_environment_proxies().items()}
     return Network(trusted, tuple(sorted(routes.items(), key=lambda item: item[0])))
 
@@ -192,7 +204,7 @@ def _build(trusted: Trust, proxies: tuple[tuple[str, str], ...]) -> Network:
 def through(url: str, exc: BaseException) -> str:
     """`` (through proxy H:P)`` when ``url`` went through a proxy and ``exc`` does not name it:
     a failure there may be the proxy's (an address that is no proxy at all)."""
-    if any(isinstance(e, httpx.ProxyError | httpx2.ProxyError) for e in _chain(exc)):
+    if any(isinstance(e, _proxy_errors()) for e in _chain(exc)):
         return ""
     proxy = network().proxy_for(url)
     return "" if proxy is None else f" (through {proxy.label})"
@@ -209,7 +221,7 @@ def lasting_failure(exc: BaseException, where: str) -> NetworkError | None:
             return TLSError(f"{where}: TLS certificate rejected: {reason}", hint=hint)
         if isinstance(current, ssl.SSLError) and current.reason == "WRONG_VERSION_NUMBER":
             return TLSError(f"{where}: the server does not speak TLS (is it http://?)")
-        if isinstance(current, httpx.ProxyError | httpx2.ProxyError):
+        if isinstance(current, _proxy_errors()):
             status = str(current)[:3]
             if status == "407":
                 message = f"{where}: the proxy wants credentials ({current})"
@@ -231,6 +243,13 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
+def _proxy_errors() -> tuple[type[BaseException], ...]:
+    """httpx's and httpx2's ProxyError, of those loaded: an exception of one that is not
+    loaded cannot exist, and importing them costs a pull's start-up."""
+    loaded = (sys.modules.get(name) for name in ("httpx", "httpx2"))
+    return tuple(module.ProxyError for module in loaded if module is not None)
+
+
 def _ca_hint() -> str:
     trusted = trust()
     if not trusted.named:
@@ -239,43 +258,3 @@ def _ca_hint() -> str:
     if all(os.path.isdir(location) for _, location in trusted.named):
         hint += " (a folder needs `openssl rehash`)"
     return hint
-
-
-class RoutedTransport(httpx.BaseTransport):
-    """An httpx transport that goes direct or through a proxy per request, as ``proxy_for``
-    says, trusting ``context``: httpx's own reading of the environment differs in details.
-    A transport is made per (proxy, scheme) on first use, so plain http never loads the CAs."""
-
-    def __init__(self, net: Network) -> None:
-        self.net = net
-        self._transports: dict[tuple[str | None, bool], httpx.HTTPTransport] = {}
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        proxy = self.net.proxy_for(str(request.url))
-        transport = self._transport(proxy, request.url.scheme == "https")
-        if proxy is None:
-            return transport.handle_request(request)
-        try:
-            return transport.handle_request(request)
-        except httpx.ConnectError as exc:
-            if any(isinstance(e, ssl.SSLError) for e in _chain(exc)):
-                raise  # the tunnel stood; the handshake with the server behind it failed
-            raise httpx.ProxyError(f"cannot connect to {proxy.label}: {exc}") from exc
-
-    def _transport(self, proxy: Proxy | None, https: bool) -> httpx.HTTPTransport:
-        key = (None if proxy is None else proxy.url, https)
-        transport = self._transports.get(key)
-        if transport is None:
-            verify: ssl.SSLContext | bool = self.net.context if https else False
-            transport = httpx.HTTPTransport(proxy=key[0], verify=verify, trust_env=False)
-            self._transports[key] = transport
-        return transport
-
-    def close(self) -> None:
-        for transport in self._transports.values():
-            transport.close()
-
-
-def routed_transport() -> RoutedTransport:
-    """For an ``httpx.Client(transport=...)``: this environment's proxies and trust."""
-    return RoutedTransport(network())

@@ -217,9 +217,11 @@ def _connect(conn: Connection, url: str) -> None:
         if problem is not None:
             raise problem from exc
         raise
-    except OSError as exc:
+    except (OSError, http.client.HTTPException) as exc:
         if conn.proxy is not None:
-            raise _proxy_failure(exc, conn.proxy, url) from exc
+            connected = conn.http.sock is not None  # the proxy took the connection, then failed
+            conn.http.close()
+            raise _proxy_failure(exc, conn.proxy, url, connected) from exc
         raise
     sock = conn.http.sock
     if isinstance(sock, socket.socket):
@@ -227,11 +229,17 @@ def _connect(conn: Connection, url: str) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
 
 
-def _proxy_failure(exc: OSError, proxy: Proxy, url: str) -> Exception:
-    """A proxy that cannot be reached or will not open the tunnel, said as such."""
+def _proxy_failure(
+    exc: OSError | http.client.HTTPException, proxy: Proxy, url: str, connected: bool = False
+) -> Exception:
+    """A proxy that cannot be reached, answers as no proxy does, or will not open the tunnel,
+    said as such."""
     refused = re.match(r"Tunnel connection failed: (\d+)(.*)", str(exc))
     if refused is None:
-        return Transient(f"{type(exc).__name__} from {proxy.label} (for {redact(url)})")
+        name = type(exc).__name__
+        if connected:  # something listens there, but it may be no proxy at all
+            return Transient(f"{name} (through {proxy.label})")
+        return Transient(f"cannot connect to {proxy.label}: {name} (for {redact(url)})")
     status, text = int(refused.group(1)), refused.group(2).strip()
     if status == 407:
         return NetworkError(f"{proxy.label} wants credentials (407 {text})", hint=CREDENTIALS)
@@ -253,17 +261,15 @@ def is_local(url: str) -> bool:
 
 
 def request(
-    conns: Connections,
-    url: str,
-    headers: dict[str, str],
+    conns: Connections, url: str, headers: dict[str, str], method: str = "GET"
 ) -> http.client.HTTPResponse:
-    """One GET on a kept-alive connection; reconnects once if the idle connection had died."""
+    """One request on a kept-alive connection; reconnects once if the idle one had died."""
     for attempt in (0, 1):
         conn = conns.get(url)
         fresh = conn.http.sock is None
         try:
             _connect(conn, url)
-            conn.http.request("GET", conn.target(url), headers={**headers, **conn.headers()})
+            conn.http.request(method, conn.target(url), headers={**headers, **conn.headers()})
             return conn.http.getresponse()
         except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
             conns.drop(url)
