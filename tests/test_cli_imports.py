@@ -98,3 +98,17 @@ def test_only_a_name_without_slash_reads_the_alias_file(installed: Path) -> None
     modules = imported("alias", home=installed)
     assert "tomllib" in modules
     assert [m for m in heavy_in(modules) if not m.startswith("tomllib")] == []
+
+
+# A pull needs the engine and the metadata over the engine's own connections, none of these
+# (issue 9 counts a pull's start-up against its transfer). rich still draws the bars.
+PULL_HEAVY = ("httpx", "httpx2", "httpcore", "httpcore2", "huggingface_hub", "yaml", "pygments")
+
+
+def test_a_pull_imports_no_httpx(
+    home: Path, hub_server: HubServer, fixture_hub: FixtureHub
+) -> None:
+    make_gguf_repo(fixture_hub, REPO, quants=("Q4_K_M",))
+    modules = imported("--endpoint", hub_server.url, "pull", REPO, home=home)
+    assert "model_provisioner._transfer._wire" in modules  # the parse below saw a real pull
+    assert sorted(m for m in modules if m.split(".")[0] in PULL_HEAVY) == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +228,31 @@ def test_any_listing_entry_is_facts_or_an_integrity_error(item: object) -> None:
         assert facts.sha256 is None or len(facts.sha256) == 64
         assert facts.git_sha1 is None or len(facts.git_sha1) == 40
         assert ".." not in facts.path.split("/") and not facts.path.startswith("/")
+
+
+@pytest.mark.parametrize(
+    ("variables", "file", "expected"),
+    [
+        ({}, None, "None"),
+        ({}, "hf_from_file\n", "hf_from_file"),
+        ({"HUGGING_FACE_HUB_TOKEN": "hf_legacy"}, None, "hf_legacy"),
+        ({"HF_TOKEN": "hf_first", "HUGGING_FACE_HUB_TOKEN": "hf_legacy"}, None, "hf_first"),
+    ],
+)
+def test_the_token_is_found_where_huggingface_hub_looks(
+    tmp_path: Path, variables: dict[str, str], file: str | None, expected: str
+) -> None:
+    """In a fresh process (huggingface_hub freezes its paths at import): its token file and
+    variables still give the token although a pull without any asks huggingface_hub nothing."""
+    hf_home = tmp_path / "hf-home"
+    hf_home.mkdir()
+    if file is not None:
+        (hf_home / "token").write_text(file)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
+    env |= {"HF_HOME": str(hf_home), **variables}
+    code = "from model_provisioner._hub import HubSettings; print(HubSettings.from_env().token)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected

@@ -9,13 +9,12 @@ before anything uses it; huggingface_hub still finds the token.
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
-
-import huggingface_hub
 
 from ._errors import IntegrityError, ModelNotFound, OfflineError
 from ._hub_facts import (
@@ -95,7 +94,7 @@ class HubSettings:
         chosen = endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT
         return cls(
             endpoint=parse_value("endpoint", chosen, "endpoint"),  # one line, never a traceback
-            token=token or os.environ.get("HF_TOKEN") or huggingface_hub.get_token(),
+            token=token or os.environ.get("HF_TOKEN") or _stored_token(),
             offline=os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE,
             timeout=_seconds(os.environ.get("PROVISIONER_HUB_TIMEOUT"), 10.0),
         )
@@ -336,6 +335,31 @@ def _incomplete(f: FileFacts) -> bool:
 def _ambiguous(answer: Response) -> bool:
     """401/403 without a Hub error code: a mirror's answer for any miss, a route included."""
     return answer.status_code in (401, 403) and "X-Error-Code" not in answer.headers
+
+
+# Where huggingface_hub may find a token besides HF_TOKEN: any of these set sends us to it.
+_TOKEN_SOURCES = (
+    "HUGGING_FACE_HUB_TOKEN",
+    "HF_TOKEN_PATH",
+    "HF_OIDC_RESOURCE",
+    "HUGGINGFACE_CO_STAGING",
+)
+
+
+def _stored_token() -> str | None:
+    """huggingface_hub's token (file, OIDC, Colab), asked only when it could have one: its
+    lookup imports httpx2 and yaml, a fifth of a pull's start-up budget (issue 9)."""
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "huggingface",
+    )
+    token_file = os.path.join(os.path.expandvars(os.path.expanduser(home)), "token")
+    notebook = hasattr(builtins, "get_ipython")  # Colab's secrets
+    if any(map(os.environ.get, _TOKEN_SOURCES)) or notebook or os.path.exists(token_file):
+        import huggingface_hub
+
+        return huggingface_hub.get_token()
+    return None
 
 
 def _seconds(value: str | None, default: float) -> float:
