@@ -2,7 +2,7 @@
 
 A re-export of the private modules. Names resolve on first use (PEP 562), so that
 ``import model_provisioner`` and the commands that only read the store (``provisioner path``,
-``list``, ``info``) never load huggingface_hub, httpx or the transfer engine (~0.3 s).
+``list``, ``info``) never load huggingface_hub or the transfer engine (~0.3 s).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import random
 import re
 import threading
@@ -27,6 +28,7 @@ from ._network import lasting_failure, origin, through
 if TYPE_CHECKING:
     from ._transfer._wire import Connections
 
+log = logging.getLogger(__name__)  # each request, for PROVISIONER_DEBUG
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
@@ -184,7 +186,7 @@ class HubHttp:
         return conns
 
     def _follow(self, method: str, url: str, params: dict[str, str] | None) -> list[Response]:
-        from ._transfer._wire import request
+        from ._transfer._wire import redact, request
 
         chain: list[Response] = []
         conns = self._connections()
@@ -198,6 +200,7 @@ class HubHttp:
             except BaseException:
                 conns.drop(target)  # its state is unknown
                 raise
+            log.info("HTTP Request: %s %s %d", method, redact(target), answer.status)
             response = Response(answer.status, Headers(answer.getheaders()), target, body)
             chain.append(response)
             location = response.headers.get("Location")

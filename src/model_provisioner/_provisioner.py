@@ -38,7 +38,7 @@ from ._usage import is_pinned, last_used, record_use, set_pinned
 if TYPE_CHECKING:
     import asyncio
 
-    # The download side (huggingface_hub, httpx, the engine) costs ~0.3 s to import: commands
+    # The download side (the engine, the metadata client) costs ~0.3 s to import: commands
     # that only read the store (path, list, info) never load it. See tests/test_cli_imports.py.
     from ._config import Config
     from ._download import Downloader, PullPlan

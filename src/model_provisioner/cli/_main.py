@@ -147,7 +147,6 @@ def _debug_log() -> None:
     connection levels, steals) and each metadata request on stderr, milliseconds from start."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(relativeCreated)7.0f ms %(threadName)s %(message)s"))
-    for name, level in (("model_provisioner", logging.DEBUG), ("httpx", logging.INFO)):
-        logger = logging.getLogger(name)
-        logger.setLevel(level)
-        logger.addHandler(handler)
+    logger = logging.getLogger("model_provisioner")
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
