@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -311,3 +312,15 @@ def test_an_entry_read_from_the_cache_equals_the_checked_manifest(store: Store) 
     for reference, info in cached.items():
         assert json.loads(listed[reference].json) == {"schema": 1, **info.summary()}
         assert listed[reference] == ListedModel.of(info)
+
+
+@pytest.mark.parametrize("name", ["we\nird", "trailing\n", "\nleading"])
+def test_a_folder_named_with_a_newline_is_listed_warm_as_cold(store: Store, name: str) -> None:
+    """Names are stored one per line: a folder whose names cannot round-trip is not remembered,
+    so the misplaced manifest in it is reported as damaged by every list, not only the first."""
+    shutil.copytree(store.manifests / "hf" / "org" / "one", store.manifests / "hf" / "org" / name)
+    _age(store)
+    cold = _listed(store)
+    assert cold[1] == [f"names 'org/one' but sits in org/{name}"]
+    assert _listed(store) == cold
+    assert "hf/org" not in _cached(store).folders

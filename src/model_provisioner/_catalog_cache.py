@@ -87,6 +87,10 @@ class CatalogCache:
         return row[2].split("\n") if row[2] else []
 
     def remember(self, folder: str, key: FolderKey, names: list[str]) -> None:
+        """Remember a folder's names, unless one holds a newline: stored one per line, it would
+        come back as other names, and the manifests under it would go unseen."""
+        if any("\n" in name for name in names):
+            return
         self.folders[folder] = [*key, "\n".join(names)]
         self.changed = True
 
