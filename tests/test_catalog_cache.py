@@ -324,3 +324,41 @@ def test_a_folder_named_with_a_newline_is_listed_warm_as_cold(store: Store, name
     assert cold[1] == [f"names 'org/one' but sits in org/{name}"]
     assert _listed(store) == cold
     assert "hf/org" not in _cached(store).folders
+
+
+def test_a_cache_written_by_other_code_is_ignored_and_rebuilt(store: Store) -> None:
+    """Entries hold what code derives (the model object's JSON, quantization, projector, the
+    short name): a cache another version of the package wrote is not used, or an upgrade would
+    go on printing the old rendering of every unchanged manifest."""
+    _listed(store)
+    head, _, rest = _cache(store).read_bytes().partition(b"\n")[2].partition(b"\n")
+    data = json.loads(head)
+    assert data["code"] == _catalog_cache.code_key()
+    data["code"] = "another version"
+    body = json.dumps(data).encode() + b"\n" + rest
+    _cache(store).write_bytes(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+    assert _cached(store).entries == {}
+    assert _listed(store) == (["hf:org/one", "hf:org/two"], [])
+    assert len(_cached(store).entries) == 2
+
+
+def test_the_code_key_follows_every_module_of_the_package(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    (package / "sub" / "__pycache__").mkdir(parents=True)
+    for path in (package / "__init__.py", package / "sub" / "m.py"):
+        path.write_text("x = 1\n")
+        os.utime(path, ns=(OLD_NS, OLD_NS))
+    (package / "notes.txt").write_text("not code")
+    (package / "sub" / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"compiled")
+    keys = [_catalog_cache.code_key(package)]
+    os.utime(package / "sub" / "m.py", ns=(OLD_NS, OLD_NS + 1))  # an edit in a subpackage
+    keys.append(_catalog_cache.code_key(package))
+    (package / "__init__.py").write_text("x = 22\n")  # same mtime, other size
+    os.utime(package / "__init__.py", ns=(OLD_NS, OLD_NS))
+    keys.append(_catalog_cache.code_key(package))
+    (package / "new.py").write_text("")  # a module added
+    keys.append(_catalog_cache.code_key(package))
+    assert len(set(keys)) == len(keys)
+    (package / "notes.txt").write_text("other")  # not code: no new key
+    (package / "sub" / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"recompiled")
+    assert _catalog_cache.code_key(package) == keys[-1]

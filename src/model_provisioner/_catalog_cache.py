@@ -12,13 +12,14 @@ while its stat key is unchanged (adding, removing or renaming a name in it chang
 so a manifest added or removed is always seen, and every manifest is still stat-ed each time.
 
 The file itself is trusted only when it is ours: owned by this user, writable by nobody else, of
-this format and home, and its sha256 (the first line) matches the rest; anything else is ignored
-and rebuilt. Each entry's fields are checked for type, and the store checks its place; folder
-names must be plain names (no ``/``, not empty, not hidden). An entry's JSON text is printed as
-it is: it is our own rendering of a checked manifest, trusted on the strength of the file checks
-(a forged file with a good digest can only come from this user, who could edit the manifests as
-well); the ModelInfo built from it is checked for type and against the entry's checked fields
-(``ListedModel.info``).
+this format, home and code (``code_key``: entries hold what code derives, so an upgrade or an edit
+of the package rebuilds them instead of printing their old rendering), and its sha256 (the first
+line) matches the rest; anything else is ignored and rebuilt. Each entry's fields are checked for
+type, and the store checks its place; folder names must be plain names (no ``/``, not empty, not
+hidden). An entry's JSON text is printed as it is: it is our own rendering of a checked manifest,
+trusted on the strength of the file checks (a forged file with a good digest can only come from this
+user, who could edit the manifests as well); the ModelInfo built from it is checked for type and
+against the entry's checked fields (``ListedModel.info``).
 Writing it is best effort (a read-only or full home simply has none). A manifest or folder whose
 mtime is within ``_RACY_NS`` of the moment the cache is written is not remembered: a change in
 the same clock tick would otherwise go unseen (git's "racy" rule).
@@ -27,6 +28,7 @@ the same clock tick would otherwise go unseen (git's "racy" rule).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -48,6 +50,7 @@ _NOT_PLAIN = ("/", "\n\n", "\0\n", "\n\0", "\n.", "\0.")
 _ROW = 16  # fields of an entry's row before its JSON text (``_encode``)
 StatKey = tuple[int, int, int]
 FolderKey = tuple[int, int]
+_PACKAGE = Path(__file__).parent
 
 
 @dataclass
@@ -122,7 +125,7 @@ def load(file: Path, home: Path) -> CatalogCache:
         return empty
     try:
         data = json.loads(head[0])
-        if data["format"] != _FORMAT or data["home"] != str(home):
+        if data["format"] != _FORMAT or data["home"] != str(home) or data["code"] != _code():
             return empty
         entries, folders = data["entries"], data["folders"]
         if type(entries) is not dict or type(folders) is not dict or len(texts) != len(entries):
@@ -153,6 +156,7 @@ def save(cache: CatalogCache) -> None:
         {
             "format": _FORMAT,
             "home": str(cache.home),
+            "code": _code(),
             "entries": {path: row[:_ROW] for path, row in rows.items()},
             "folders": cache.folders,
         }
@@ -174,6 +178,34 @@ def _plain_names(folders: list[str]) -> bool:
         and not names.startswith((".", "\n"))
         and not names.endswith("\n")
     )
+
+
+def code_key(package: Path = _PACKAGE) -> str:
+    """The code that rendered the entries: every module of ``package`` (subpackages included)
+    by path, size and mtime. The rendered JSON, quantization, projector and short name are all
+    derived by code, and ``__version__`` does not move with each change; about a hundred stat
+    calls (a fraction of a millisecond), once per process."""
+    root = str(package)
+    parts: list[str] = []
+    folders = [root]
+    for folder in folders:  # grows with the subpackages found
+        try:
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=lambda e: e.name)
+            for e in entries:
+                if e.name.endswith(".py"):
+                    st = e.stat()
+                    parts.append(f"{e.path[len(root) :]} {st.st_size} {st.st_mtime_ns}")
+                elif e.name != "__pycache__" and e.is_dir(follow_symlinks=False):
+                    folders.append(e.path)
+        except OSError:
+            parts.append(f"{folder} unreadable")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+@functools.cache
+def _code() -> str:
+    return code_key()
 
 
 def settled_before() -> int:
