@@ -20,13 +20,13 @@ def references(
 
     from .._aliases import SEED, load_aliases
     from .._errors import ProvisionerError
-    from .._listing import short_name
     from .._provisioner import ModelProvisioner
     from .._store import alias_file
 
     try:
         provisioner = ModelProvisioner(_home(ctx))
-        names = {short_name(m) for m in provisioner.list_models()}
+        # the listed names (catalog.cache): no ModelInfo built per entry on every TAB
+        names = {m.name for m in provisioner.listing().models}
         home = provisioner.home
         names.update(
             load_aliases(home) if alias_file(home).exists() else SEED
