@@ -76,3 +76,23 @@ def test_nginx_serving_other_bytes_is_refused(
     settings = HubSettings(endpoint=server.url)
     with pytest.raises(IntegrityError, match="sha256 mismatch"):
         run_engine(settings, fetch.jobs(settings, [BIG]), FAST)
+
+
+def test_an_nginx_that_closes_every_connection(
+    fetch: Fetch, fixture_hub: FixtureHub, tmp_path: Path
+) -> None:
+    """``keepalive_timeout 0``: each 206 says ``Connection: close`` (every body failed with
+    'Bad file descriptor': http.client closed the socket the metered reader read)."""
+    closing = NginxCdn(tmp_path / "closing", keepalive=False)
+    closing.publish(fetch.hub, REPO, fetch.commit)
+    closing.start()
+    try:
+        with HubServer(fixture_hub, external_cdn=closing.url) as server:
+            settings = HubSettings(endpoint=server.url)
+            jobs = fetch.jobs(settings)
+            hashes = run_engine(settings, jobs)
+    finally:
+        closing.stop()
+    for job in jobs:
+        assert job.partial.read_bytes() == fetch.sources[job.path].read_bytes()
+        assert hashes[job.path] == fetch.sha256(job.path)

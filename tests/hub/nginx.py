@@ -30,6 +30,7 @@ http {{
     sendfile on;
     tcp_nopush on;
     keepalive_requests 100000;
+    keepalive_timeout {keepalive};
     default_type application/octet-stream;
     client_body_temp_path {dir}/tmp/body;
     proxy_temp_path {dir}/tmp/proxy;
@@ -52,9 +53,10 @@ def nginx_binary() -> str | None:
 class NginxCdn:
     """One nginx process (master + one worker) serving published commits on ``host``."""
 
-    def __init__(self, folder: Path, host: str = "127.0.0.3") -> None:
+    def __init__(self, folder: Path, host: str = "127.0.0.3", *, keepalive: bool = True) -> None:
         self.dir = folder
         self.host = host
+        self.keepalive = "75s" if keepalive else "0"  # 0: every answer closes its connection
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -83,7 +85,11 @@ class NginxCdn:
         # As root, nginx's workers would run as nobody, who cannot enter pytest's 0700 folders.
         user = "user root;" if os.geteuid() == 0 else ""
         config = self.dir / "nginx.conf"
-        config.write_text(CONFIG.format(user=user, dir=self.dir, host=self.host, port=self.port))
+        config.write_text(
+            CONFIG.format(
+                user=user, dir=self.dir, host=self.host, port=self.port, keepalive=self.keepalive
+            )
+        )
         log = self.dir / "error.log"
         self.proc = subprocess.Popen(
             [binary, "-p", str(self.dir), "-e", str(log), "-c", str(config)],
