@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model_provisioner._transfer._meter import RateFloor, TooSlow, _Socket
+from model_provisioner._transfer._meter import SLICE, TICK, RateFloor, TooSlow, _Socket
+from model_provisioner._transfer._wire import RECV_BUFFER
 
 
 class Clock:
@@ -113,3 +114,62 @@ def test_the_counting_reader_keeps_the_socket_open_until_it_is_closed() -> None:
         assert a.fileno() >= 0
         reader.close()
         assert a.fileno() == -1
+
+
+def _tcp_pair() -> tuple[socket.socket, socket.socket]:
+    """A TCP pair on loopback: SO_RCVLOWAT wakes a TCP reader's poll, not a Unix socket's."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = socket.create_connection(server.getsockname())
+        peer, _ = server.accept()
+    return client, peer
+
+
+def _lowat(sock: socket.socket) -> int:
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT)
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_RCVLOWAT"), reason="no SO_RCVLOWAT here")
+def test_a_body_read_waits_for_a_slice_and_a_header_read_does_not() -> None:
+    """A long read asks the kernel for a slice before waking; the buffered reader's own short
+    reads (headers) are back to one byte, or they would wait for bytes that never come."""
+    a, b = _tcp_pair()
+    with a, b:
+        a.settimeout(30.0)
+        floor = RateFloor(0, 1.0)
+        reader = _Socket(a, floor).makefile("rb")
+        b.sendall(b"h" * 10)
+        assert reader.read1(10) == b"h" * 10
+        assert _lowat(a) == 1
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)  # as _wire sets it
+        b.sendall(b"x" * SLICE)
+        body = bytearray(4 * SLICE)
+        got = reader.readinto1(body)
+        assert _lowat(a) == SLICE
+        assert body[:got] == b"x" * SLICE and floor.total == 10 + SLICE
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_RCVLOWAT"), reason="no SO_RCVLOWAT here")
+def test_less_than_a_slice_is_read_as_it_is_and_silence_still_times_out() -> None:
+    """A short body or a trickle is not held for the stall timeout (30 s here): the read takes
+    what is queued after a tick, and counts it; silence still ends in the socket's timeout."""
+    clock = Clock()
+    a, b = _tcp_pair()
+    with a, b:
+        a.settimeout(30.0)
+        floor = RateFloor(10**9, 1.0, clock)
+        reader = _Socket(a, floor).makefile("rb")
+        floor.arm("u")
+        b.sendall(b"x" * 100)
+        buffer = bytearray(4 * SLICE)
+        assert reader.readinto1(buffer) == 100
+        assert floor.total == 100
+        clock.now = 2.0
+        b.sendall(b"y")
+        with pytest.raises(TooSlow):
+            reader.readinto1(buffer)
+        a.settimeout(TICK * 3)
+        with pytest.raises(TimeoutError):
+            reader.readinto1(buffer)
+        b.sendall(b"z" * 10)
+        assert reader.readinto1(buffer) == 10  # the socket is still usable, its timeout kept
+        assert a.gettimeout() == pytest.approx(TICK * 3)
