@@ -131,7 +131,8 @@ def _lowat(sock: socket.socket) -> int:
 @pytest.mark.skipif(not hasattr(socket, "SO_RCVLOWAT"), reason="no SO_RCVLOWAT here")
 def test_a_body_read_waits_for_a_slice_and_a_header_read_does_not() -> None:
     """A long read asks the kernel for a slice before waking; the buffered reader's own short
-    reads (headers) are back to one byte, or they would wait for bytes that never come."""
+    reads (headers, also the next answer's on the same socket) are back to one byte, or they
+    would wait for bytes that never come."""
     a, b = _tcp_pair()
     with a, b:
         a.settimeout(30.0)
@@ -146,6 +147,10 @@ def test_a_body_read_waits_for_a_slice_and_a_header_read_does_not() -> None:
         got = reader.readinto1(body)
         assert _lowat(a) == SLICE
         assert body[:got] == b"x" * SLICE and floor.total == 10 + SLICE
+        following = _Socket(a, floor).makefile("rb")  # the next answer on this keep-alive socket
+        b.sendall(b"n" * 10)
+        assert following.read1(10) == b"n" * 10
+        assert _lowat(a) == 1
 
 
 @pytest.mark.skipif(not hasattr(socket, "SO_RCVLOWAT"), reason="no SO_RCVLOWAT here")

@@ -102,8 +102,13 @@ class _CountingReader(io.RawIOBase):
         self._sock = sock
         self._floor = floor
         self._hold = sock.makefile("rb", buffering=0)  # the reference; reads skip it
-        self._lowat = 1  # the socket's SO_RCVLOWAT as last set
         self._sliced = not isinstance(sock, ssl.SSLSocket) and hasattr(socket, "SO_RCVLOWAT")
+        self._lowat = 1  # the socket's SO_RCVLOWAT: a keep-alive socket keeps its last body's
+        if self._sliced:
+            try:
+                self._lowat = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT)
+            except OSError:
+                self._sliced = False
 
     def close(self) -> None:
         super().close()
