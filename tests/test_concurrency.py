@@ -132,8 +132,8 @@ def test_a_second_ctrl_c_does_not_wait_for_a_stalled_hub(
     """The first Ctrl-C cancels at a resumable point, which a pull still resolving reaches
     only once the Hub answers; a second one leaves at once, as pip and uv do."""
     make_gguf_repo(fixture_hub, REPO, quants=("Q4_K_M",), pad_to=1 << 20)
-    monkeypatch.setenv("PROVISIONER_HUB_TIMEOUT", "30")  # each metadata answer: 5 s, patiently
-    hub_server.inject(f"/api/models/{REPO}*", "hang", seconds=5.0, times=None)
+    monkeypatch.setenv("PROVISIONER_HUB_TIMEOUT", "30")  # each metadata answer: 9 s, patiently
+    hub_server.inject(f"/api/models/{REPO}*", "hang", seconds=9.0, times=None)
     proc = pull(home, hub_server.url)
     assert proc.stdout is not None
     assert json.loads(proc.stdout.readline())["stage"] == "resolving"  # then it asks the Hub
@@ -141,7 +141,7 @@ def test_a_second_ctrl_c_does_not_wait_for_a_stalled_hub(
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=4)  # before the Hub's first answer (5 s)
+    _, err = proc.communicate(timeout=8)  # before the Hub's first answer (9 s)
     assert [e.complete for e in hub_server.log()] == []  # it had not answered yet
     assert proc.returncode == 130, err
     assert (
