@@ -262,3 +262,27 @@ def test_a_model_being_pulled_is_listed_only_once_whole(
                 assert file_problems(served.provisioner, info) == []
         assert worker.receive() == {"ok": True}
         assert [e["repo"] for e in entries] == [big]
+
+
+async def test_a_scan_cancelled_as_the_service_stops_ends_its_waiters_and_starts_no_other(
+    two_models: list[ModelInfo],
+) -> None:
+    """On shutdown asyncio cancels every task, the view's scan among them: the requests it and
+    the next scan owed are cancelled with it (none is left waiting), and no new scan starts
+    while the service stops (asyncio would wait for that one's thread before exiting)."""
+    scan = HeldScan([two_models])
+    view = ListView(scan)
+    first = asyncio.create_task(view.listing())
+    await entered(scan)
+    queued = asyncio.create_task(view.listing())  # for the scan after this one
+    await asyncio.sleep(0)
+    ours = {asyncio.current_task(), first, queued}
+    (scanning,) = asyncio.all_tasks() - ours  # the view's own task
+    scanning.cancel()
+    try:
+        await asyncio.wait({first, queued}, timeout=30)  # a guard: without the fix, they hang
+        assert first.cancelled() and queued.cancelled()
+        assert asyncio.all_tasks() == {asyncio.current_task()}  # no second scan
+    finally:
+        for _ in range(2):  # let the scan threads end, a second one too if it started
+            scan.release.release()

@@ -82,6 +82,14 @@ class ListView:
     async def _run(self, waiting: asyncio.Future[Listing | Exception]) -> None:
         try:
             waiting.set_result(await asyncio.to_thread(self._fresh))
+        except asyncio.CancelledError:
+            # The service is stopping: its waiters and the next scan's end with it, and no scan
+            # starts now (asyncio would wait for that scan's thread before it exits).
+            waiting.cancel()
+            if self._next is not None:
+                self._next.cancel()
+                self._next = None
+            raise
         except Exception as exc:  # the library's error, for every waiter to raise
             waiting.set_result(exc)
         finally:
