@@ -68,7 +68,7 @@ class App:
 
     def emit_json_array(self, items: list[bytes]) -> None:
         """One JSON array of objects already rendered as UTF-8 (``list --json``: the model
-        objects the catalog holds rendered), written without copying it whole again."""
+        objects the catalog holds rendered): joined once, never decoded or encoded again."""
         body = b", ".join(items)
         sys.stdout.flush()
         out = getattr(sys.stdout, "buffer", None)
