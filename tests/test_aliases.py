@@ -267,3 +267,23 @@ def test_any_file_is_edited_exactly_or_refused_untouched(tmp_path: Path, data: b
     edited = path.read_bytes()
     without = edited.replace(added + b"\r\n", b"", 1).replace(added + b"\n", b"", 1)
     assert edited.count(added) == 1 and without in (data, data + b"\n", data + b"\r\n")
+
+
+def test_concurrent_alias_commands_keep_every_edit(tmp_path: Path) -> None:
+    """Eight ``provisioner alias`` processes at once: each edit survives (R7, no lost update)."""
+    load_aliases(tmp_path)  # seeded once, so every process starts from the same file
+    exe = str(Path(sys.executable).with_name("provisioner"))
+    names = [f"racer{i}" for i in range(8)]
+    running = [
+        subprocess.Popen(
+            [exe, "--home", str(tmp_path), "alias", name, f"org/{name}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for name in names
+    ]
+    for proc in running:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    table = load_aliases(tmp_path)
+    assert {name: table.get(name) for name in names} == {n: f"hf:org/{n}" for n in names}

@@ -21,7 +21,7 @@ from typing import Any
 
 from ._errors import InvalidReference, ProvisionerError, UsageError
 from ._fsutil import atomic_write, read_user_file
-from ._store import alias_file
+from ._store import alias_file, alias_lock
 
 # The original script's names, pointed at official or widely used Q4_K_M GGUF repos (the
 # publisher's own where there is one), not fp16 community fine-tunes. ``qwen-fp16`` asks for
@@ -128,7 +128,22 @@ def remove_alias(home: Path, name: str) -> dict[str, str]:
 
 
 def _edit(home: Path, name: str, reference: str | None) -> dict[str, str]:
-    """Set ``name`` to ``reference`` (None: remove it), touching only its own line."""
+    """Set ``name`` to ``reference`` (None: remove it), touching only its own line.
+
+    Under the home's alias lock: the edit reads, changes and renames the whole file, so two at
+    once without it would each write their own edit over the other's."""
+    try:
+        lock = alias_lock(home)
+        lock.acquire()
+    except OSError as exc:
+        raise UsageError(f"cannot lock the alias file in {home}: {exc.strerror or exc}") from exc
+    try:
+        return _edit_locked(home, name, reference)
+    finally:
+        lock.release()
+
+
+def _edit_locked(home: Path, name: str, reference: str | None) -> dict[str, str]:
     import tomlkit
 
     load_aliases(home)  # seeds a missing file

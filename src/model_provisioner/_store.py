@@ -5,7 +5,7 @@ models/hf/<org>/<name>/<commit>/<path>     hard links to blobs: a plain model fo
 manifests/hf/<org>/<name>/<key>.json       one catalog entry, written last
 quarantine/<sha256>.<ns>                   content found damaged, moved aside, never linked again
 partial/                                   downloads in progress and their journals
-locks/                                     single-flight and commit locks
+locks/                                     single-flight, commit and alias-edit locks
 usage/hf/<org>/<name>/<key>                empty; its mtime is the entry's last use
 pins/hf/<org>/<name>/<key>                 exists while the entry is pinned
 copied                                     marker: hard links failed once, files were copied
@@ -127,6 +127,16 @@ class Unreadable:
 def alias_file(home: Path) -> Path:
     """``<home>/aliases.toml``: read by the reference parser, which needs no Store."""
     return Path(home) / "aliases.toml"
+
+
+def alias_lock(home: Path) -> FileLock:
+    """``<home>/locks/aliases.lock``: held around an alias edit's read-modify-write, so two
+    ``provisioner alias`` commands at once cannot lose one edit (last rename wins)."""
+    from filelock import FileLock
+
+    locks = Path(home) / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    return FileLock(locks / f"aliases{_LOCK}")
 
 
 def config_file(home: Path) -> Path:
