@@ -325,20 +325,74 @@ def test_direct_io_falls_back_to_the_cache_when_the_kernel_refuses(tmp_path: Pat
 
     path = tmp_path / "f"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    dfd = open_direct(fd)
+    f = _Descriptors(fd, open_direct(fd))
     try:
         data = bytearray(os.urandom(8192 + 1))
-        write_at(fd, dfd, memoryview(data)[1:], 0)  # aligned offset and length, odd address
+        write_at(f, memoryview(data)[1:], 0)  # aligned offset and length, odd address
         assert path.read_bytes() == data[1:]
         view = memoryview(bytearray(8192 + 1))[1:]
-        assert read_at(fd, dfd, view, 0, 8192) == 8192
+        assert read_at(f, view, 0, 8192) == 8192
         assert bytes(view) == data[1:]
         whole = aligned_buffer(8192)
-        assert read_at(fd, dfd, memoryview(whole), 4096, 4096) == 4096
+        assert read_at(f, memoryview(whole), 4096, 4096) == 4096
         assert whole[:4096] == data[1 + 4096 :]
     finally:
-        if dfd >= 0:
-            os.close(dfd)
+        if f.dfd >= 0:
+            os.close(f.dfd)
+        os.close(fd)
+
+
+@dataclasses.dataclass
+class _Descriptors:
+    """The part of a FileState that direct I/O uses."""
+
+    fd: int
+    dfd: int
+    direct_refused: bool = False
+
+
+def test_a_file_system_that_refuses_direct_io_is_asked_once_per_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file system that opens O_DIRECT but refuses the I/O (FUSE, NFS: EINVAL; injected
+    here, as tmpfs refuses at open) costs one failed call per file, not one per buffer."""
+    from model_provisioner._platform import read_into as read_into_fd
+    from model_provisioner._transfer import _direct
+
+    path = tmp_path / "f"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    f = _Descriptors(fd, os.open(path, os.O_RDWR))  # stands in for the O_DIRECT descriptor
+    tried: list[int] = []
+    real_pwrite, real_read = os.pwrite, read_into_fd
+
+    def refused(target: int) -> None:
+        tried.append(target)
+        if target == f.dfd:
+            raise OSError(errno.EINVAL, "Invalid argument")
+
+    def pwrite(target: int, data: memoryview, offset: int) -> int:
+        refused(target)
+        return real_pwrite(target, data, offset)
+
+    def read_into(target: int, view: memoryview, offset: int) -> int:
+        refused(target)
+        return real_read(target, view, offset)
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    monkeypatch.setattr("model_provisioner._transfer._direct.read_into", read_into)
+    try:
+        data = os.urandom(4 * 4096)
+        buffer = _direct.aligned_buffer(4096)
+        for i in range(4):
+            buffer[:] = data[i * 4096 : (i + 1) * 4096]
+            _direct.write_at(f, memoryview(buffer), i * 4096)
+        for i in range(4):
+            assert _direct.read_at(f, memoryview(buffer), i * 4096, 4096) == 4096
+            assert buffer[:] == data[i * 4096 : (i + 1) * 4096]
+        assert (tried.count(f.dfd), tried.count(fd)) == (1, 8)
+        assert path.read_bytes() == data and f.direct_refused
+    finally:
+        os.close(f.dfd)
         os.close(fd)
 
 

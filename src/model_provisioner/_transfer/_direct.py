@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import mmap
 import os
+from typing import Protocol
 
 from .._platform import read_into
 
@@ -25,13 +26,31 @@ def aligned_buffer(size: int) -> mmap.mmap:
     return mmap.mmap(-1, size)
 
 
-def write_at(fd: int, dfd: int, data: memoryview, offset: int) -> None:
+class DirectFile(Protocol):
+    """One open file: its descriptors, and whether its file system refused direct I/O.
+
+    Some file systems (FUSE, NFS, overlay setups) open ``O_DIRECT`` but refuse the I/O with
+    EINVAL. The first refusal sets ``direct_refused`` and every later call goes straight to
+    the cache, instead of paying a failed syscall per buffer. A flag rather than closing
+    ``dfd``: other threads may be inside a call on it, and a closed number can be reused. The
+    flag is only ever set to True (one store): a thread that has not seen it yet retries at
+    most once more.
+    """
+
+    fd: int
+    dfd: int
+    direct_refused: bool
+
+
+def write_at(f: DirectFile, data: memoryview, offset: int, *, direct: bool = True) -> None:
     """Write all of ``data`` at ``offset``: directly when aligned, else through the cache.
 
     ``data`` must start at an aligned address when ``dfd`` may be used (a buffer from
-    ``aligned_buffer``, sliced from its start).
+    ``aligned_buffer``, sliced from its start); ``direct=False`` when it may not.
     """
-    direct = dfd >= 0 and offset % ALIGN == 0 and len(data) % ALIGN == 0
+    fd, dfd = f.fd, f.dfd
+    aligned = offset % ALIGN == 0 and len(data) % ALIGN == 0
+    direct = direct and dfd >= 0 and not f.direct_refused and aligned
     target = dfd if direct else fd
     while data:
         try:
@@ -40,6 +59,7 @@ def write_at(fd: int, dfd: int, data: memoryview, offset: int) -> None:
             # Some file systems open O_DIRECT but refuse the write itself: use the cache.
             if target != dfd or exc.errno != errno.EINVAL:
                 raise
+            f.direct_refused = True
             target = fd
             continue
         data, offset = data[n:], offset + n
@@ -47,13 +67,15 @@ def write_at(fd: int, dfd: int, data: memoryview, offset: int) -> None:
             target = fd  # a short direct write left an unaligned rest
 
 
-def read_at(fd: int, dfd: int, view: memoryview, offset: int, want: int) -> int:
+def read_at(f: DirectFile, view: memoryview, offset: int, want: int) -> int:
     """Read up to ``want`` bytes at ``offset`` into the start of ``view``; returns the count."""
-    if dfd >= 0 and offset % ALIGN == 0:
+    fd, dfd = f.fd, f.dfd
+    if dfd >= 0 and not f.direct_refused and offset % ALIGN == 0:
         length = min(len(view), -(-want // ALIGN) * ALIGN)
         try:
             return min(read_into(dfd, view[:length], offset), want)
         except OSError as exc:
             if exc.errno != errno.EINVAL:
                 raise
+            f.direct_refused = True
     return read_into(fd, view[:want], offset)

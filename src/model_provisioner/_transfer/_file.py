@@ -74,6 +74,7 @@ class FileState:
     policy: RetryPolicy
     fd: int = -1
     dfd: int = -1  # the same inode opened O_DIRECT, or -1
+    direct_refused: bool = False  # no lock: set once by _direct on the first EINVAL
     done: RangeSet = field(default_factory=RangeSet)
     claimed: RangeSet = field(default_factory=RangeSet)
     journal: Journal | None = None

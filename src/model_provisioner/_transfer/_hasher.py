@@ -114,7 +114,7 @@ class Hasher:
             if n <= 0:
                 break
             view = memoryview(self._buffer)
-            got = read_at(state.fd, state.dfd, view, state.hashed, min(READ_SIZE, n))
+            got = read_at(state, view, state.hashed, min(READ_SIZE, n))
             if got <= 0:
                 raise OSError(f"short read from {state.job.partial.name} at {state.hashed}")
             self._update(state, view[:got])

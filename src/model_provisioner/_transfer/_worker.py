@@ -282,7 +282,7 @@ class Worker:
                     self._pace(n)
             finally:
                 if got:
-                    write_at(state.fd, state.dfd, view[:got], pos)
+                    write_at(state, view[:got], pos)
                     self.stats.received(state.job.path, got)
         if got:
             self._offer(state, pos, got)
@@ -340,7 +340,7 @@ class Worker:
     def _write_free(self, state: FileState, data: memoryview, pos: int) -> None:
         for start, end in state.claim_within(pos, pos + len(data)):
             try:
-                write_at(state.fd, -1, data[start - pos : end - pos], start)
+                write_at(state, data[start - pos : end - pos], start, direct=False)
                 self.stats.received(state.job.path, end - start)
             except BaseException:
                 state.release(start, end)
