@@ -84,15 +84,18 @@ class NginxCdn:
         self.port = _free_port(self.host)
         # As root, nginx's workers would run as nobody, who cannot enter pytest's 0700 folders.
         user = "user root;" if os.geteuid() == 0 else ""
-        config = self.dir / "nginx.conf"
-        config.write_text(
-            CONFIG.format(
-                user=user, dir=self.dir, host=self.host, port=self.port, keepalive=self.keepalive
-            )
+        text = CONFIG.format(
+            user=user, dir=self.dir, host=self.host, port=self.port, keepalive=self.keepalive
         )
+        return self._launch([binary], text, timeout)
+
+    def _launch(self, command: list[str], config: str, timeout: float) -> str:
+        """Write ``config``, run ``command`` on it in the foreground, wait until it accepts."""
+        path = self.dir / "nginx.conf"
+        path.write_text(config)
         log = self.dir / "error.log"
         self.proc = subprocess.Popen(
-            [binary, "-p", str(self.dir), "-e", str(log), "-c", str(config)],
+            [*command, "-p", str(self.dir), "-e", str(log), "-c", str(path)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -210,34 +210,10 @@ class ShapedNginx(NginxCdn):
         for name in ("root", "tmp"):
             (self.dir / name).mkdir(parents=True, exist_ok=True)
         tls = TLS_LISTEN.format(host=self.host, port=TLS_PORT, pem=self.tls) if self.tls else ""
-        config = self.dir / "nginx.conf"
-        config.write_text(
-            CONFIG.format(
-                dir=self.dir,
-                host=self.host,
-                port=PORT,
-                tls=tls,
-                limit_rate=self.limit_rate,
-            )
+        text = CONFIG.format(
+            dir=self.dir, host=self.host, port=PORT, tls=tls, limit_rate=self.limit_rate
         )
-        log = self.dir / "error.log"
-        command = ["ip", "netns", "exec", self.link.name, binary, "-p", str(self.dir)]
-        self.proc = subprocess.Popen(
-            [*command, "-e", str(log), "-c", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"nginx exited: {log.read_text(errors='replace')[-500:]}")
-            try:
-                socket.create_connection((self.host, self.port), timeout=1).close()
-                return self.url
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("nginx did not start listening")
+        return self._launch(["ip", "netns", "exec", self.link.name, binary], text, timeout)
 
     def requests(self) -> list[tuple[int, int, int]]:
         """(connection serial, status, body bytes sent) of every request logged so far."""
